@@ -1,0 +1,149 @@
+#include "atomicfile.hpp"
+
+#include <fcntl.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include <atomic>
+#include <cerrno>
+#include <cstdio>
+#include <cstring>
+
+namespace tether {
+namespace {
+
+// A crash leaves its temporary behind, and after a reboot the daemon often
+// gets the same pid again: a taken name is skipped rather than fatal.
+constexpr int kTempAttempts = 100;
+
+std::atomic<unsigned> g_temp_seq{0};
+
+template <typename F>
+auto retry_eintr(F f) {
+  decltype(f()) r;
+  do r = f();
+  while (r < 0 && errno == EINTR);
+  return r;
+}
+
+int fail(std::string* err, int code, const std::string& step) {
+  if (err != nullptr) *err = step + ": " + std::strerror(-code);
+  return code;
+}
+
+// Reads errno first: building the message allocates, which may change it.
+int fail_errno(std::string* err, const char* step, const std::string& name) {
+  int code = -errno;
+  return fail(err, code, step + std::string(" ") + name);
+}
+
+std::string dir_of(const std::string& path) {
+  size_t slash = path.rfind('/');
+  if (slash == std::string::npos) return ".";
+  return slash == 0 ? "/" : path.substr(0, slash);
+}
+
+// Returns the descriptor, or a negative errno.
+int open_temp(const std::string& path, mode_t mode, std::string* tmp, std::string* err) {
+  const std::string prefix = path + ".tmp." + std::to_string(getpid()) + ".";
+  for (int i = 0; i < kTempAttempts; i++) {
+    *tmp = prefix + std::to_string(g_temp_seq++);
+    int fd = retry_eintr(
+        [&] { return open(tmp->c_str(), O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, mode); });
+    if (fd >= 0) return fd;
+    if (errno != EEXIST) return fail_errno(err, "open", *tmp);
+  }
+  return fail(err, -EEXIST, "open " + *tmp);
+}
+
+int write_all(int fd, std::string_view data, const std::string& name, std::string* err) {
+  while (!data.empty()) {
+    ssize_t n = retry_eintr([&] { return atomicfile_hooks().write(fd, data.data(), data.size()); });
+    if (n < 0) return fail_errno(err, "write", name);
+    // A regular file that takes no bytes is full; asking again would spin.
+    if (n == 0) return fail(err, -ENOSPC, "write " + name);
+    data.remove_prefix(static_cast<size_t>(n));
+  }
+  return 0;
+}
+
+int sync_fd(int fd, const std::string& name, std::string* err) {
+  int r = retry_eintr([&] { return atomicfile_hooks().fsync(fd); });
+  return r < 0 ? fail_errno(err, "fsync", name) : 0;
+}
+
+// Closes fd in every case.
+int fill_temp(int fd, std::string_view content, mode_t mode, const std::string& tmp,
+              std::string* err) {
+  int r = fchmod(fd, mode) < 0 ? fail_errno(err, "chmod", tmp) : 0;
+  if (r == 0) r = write_all(fd, content, tmp, err);
+  if (r == 0) r = sync_fd(fd, tmp, err);
+  if (close(fd) < 0 && r == 0) r = fail_errno(err, "close", tmp);
+  return r;
+}
+
+int rename_over(const std::string& from, const std::string& to, std::string* err) {
+  if (retry_eintr([&] { return atomicfile_hooks().rename(from.c_str(), to.c_str()); }) == 0)
+    return 0;
+  int code = -errno;
+  return fail(err, code, "rename " + from + " to " + to);
+}
+
+int sync_dir(const std::string& dir, std::string* err) {
+  int fd = retry_eintr([&] { return open(dir.c_str(), O_RDONLY | O_DIRECTORY | O_CLOEXEC); });
+  if (fd < 0) return fail_errno(err, "open", dir);
+  int r = sync_fd(fd, dir, err);
+  close(fd);
+  return r;
+}
+
+int read_all(int fd, const std::string& path, std::string* out, size_t max_bytes,
+             std::string* err) {
+  std::string data;
+  char buf[4096];
+  for (;;) {
+    ssize_t n = retry_eintr([&] { return read(fd, buf, sizeof buf); });
+    if (n < 0) return fail_errno(err, "read", path);
+    if (n == 0) break;
+    if (static_cast<size_t>(n) > max_bytes - data.size()) {
+      if (err != nullptr) *err = path + " is larger than " + std::to_string(max_bytes) + " bytes";
+      return -EFBIG;
+    }
+    data.append(buf, static_cast<size_t>(n));
+  }
+  *out = std::move(data);
+  return 0;
+}
+
+}  // namespace
+
+AtomicFileHooks& atomicfile_hooks() {
+  static AtomicFileHooks hooks = {::write, ::fsync, ::rename};
+  return hooks;
+}
+
+int write_file_atomic(const std::string& path, std::string_view content, mode_t mode,
+                      std::string* err) {
+  std::string tmp;
+  int fd = open_temp(path, mode, &tmp, err);
+  if (fd < 0) return fd;
+  int r = fill_temp(fd, content, mode, tmp, err);
+  if (r == 0) r = rename_over(tmp, path, err);
+  if (r < 0) {
+    unlink(tmp.c_str());
+    return r;
+  }
+  // Until the directory is synced, a power cut can still bring back the old
+  // entry, or an empty file on some filesystems.
+  return sync_dir(dir_of(path), err);
+}
+
+int read_file(const std::string& path, std::string* out, size_t max_bytes, std::string* err) {
+  int fd = retry_eintr([&] { return open(path.c_str(), O_RDONLY | O_CLOEXEC); });
+  if (fd < 0) return fail_errno(err, "open", path);
+  int r = read_all(fd, path, out, max_bytes, err);
+  close(fd);
+  return r;
+}
+
+}  // namespace tether

@@ -1,0 +1,58 @@
+// The one verb dispatcher. The control socket and the Telegram channel both
+// turn their input into a Request and hand it here; nothing else implements
+// a verb.
+#pragma once
+
+#include <sys/types.h>
+
+#include <cstdint>
+#include <functional>
+#include <string>
+#include <vector>
+
+#include "protocol.hpp"
+
+namespace tether {
+
+class Agent;
+
+// Who asked: replies do not depend on it, but notices about a tunnel go back
+// to the chat that started it.
+struct Caller {
+  enum class Kind { socket, telegram } kind = Kind::socket;
+  int64_t chat_id = 0;
+  int64_t thread_id = 0;
+};
+
+using ReplyFn = std::function<void(Reply)>;
+
+class Commands {
+ public:
+  explicit Commands(Agent& agent);
+
+  // Calls done exactly once, now or later (a start waits for its URL). done
+  // must cope with its client having gone away in the meantime.
+  void dispatch(const Request& req, const Caller& caller, ReplyFn done);
+
+ private:
+  struct Verb {
+    const char* name;
+    const char* usage;  // arguments, for "ERR usage" and help
+    const char* help;   // one line
+    size_t min_args, max_args;
+    void (Commands::*run)(const Request&, const Caller&, ReplyFn);
+  };
+
+  void help(const Request&, const Caller&, ReplyFn done);
+  void ping(const Request&, const Caller&, ReplyFn done);
+  void version(const Request&, const Caller&, ReplyFn done);
+  void quit(const Request&, const Caller&, ReplyFn done);
+
+  static Reply usage(const Verb& v);
+  const Verb* find(const std::string& name) const;
+
+  Agent& agent_;
+  std::vector<Verb> verbs_;
+};
+
+}  // namespace tether

@@ -1,0 +1,119 @@
+// tether.ini -> one typed Config with the documented defaults. Pure: no
+// loop, no side effects besides reading the file, so every error case is
+// unit tested. Errors are "file:line: message", all of them, not just the
+// first, so an operator fixes a broken file in one pass.
+#pragma once
+
+#include <sys/types.h>
+
+#include <cstdint>
+#include <string>
+#include <string_view>
+#include <vector>
+
+#include "log.hpp"
+
+namespace tether {
+
+enum class TunnelKind { quick, named };
+
+// A tunnel is a port (quick) or a name starting with a letter (named).
+bool valid_tunnel_name(std::string_view name);
+// CF_TUNNEL_TOKEN_<NAME>: upper case, '-' -> '_'.
+std::string default_token_env(std::string_view name);
+
+struct TunnelConfig {
+  std::string name;
+  TunnelKind kind = TunnelKind::named;
+  int port = 0;                 // quick only
+  std::string hostname;         // named; defaults to <name>.<zone>
+  std::string service = "http://localhost:80";
+  std::string token_env;        // named; defaults to CF_TUNNEL_TOKEN_<NAME>
+  bool autostart = false;
+  int line = 0;                 // of the [tunnel NAME] header, for messages
+
+  bool operator==(const TunnelConfig& o) const;
+  bool operator!=(const TunnelConfig& o) const { return !(*this == o); }
+};
+
+struct AgentConfig {
+  std::string socket = "/run/tether/tether.sock";
+  unsigned socket_mode = 0660;
+  std::string state_dir = "/run/tether";
+  LogLevel log_level = LogLevel::info;
+  std::string pidfile;
+  std::vector<uid_t> allow_uids;  // empty: the agent's own uid and root
+  int max_clients = 64;
+};
+
+struct CloudflaredConfig {
+  std::string path = "cloudflared";
+  std::string protocol = "auto";
+  std::vector<std::string> extra_args;
+  bool metrics = true;
+};
+
+struct WatchdogConfig {
+  int backoff_initial_ms = 500;
+  int backoff_max_ms = 60000;
+  int stable_after_s = 60;
+  int unhealthy_after_s = 120;  // 0: never restart a connected-less child
+  int stop_grace_s = 10;
+  int start_wait_s = 30;
+  int max_restarts = 0;         // 0: never give up
+  int restart_window_s = 600;
+};
+
+struct CloudflareConfig {
+  std::string api_base = "https://api.cloudflare.com/client/v4";
+  std::string api_token_env = "CLOUDFLARE_API_TOKEN";
+  std::string api_token_file;
+  std::string account_id;  // empty: CLOUDFLARE_ACCOUNT_ID, else from the zone
+  std::string zone;
+  std::string env_file = "/etc/tether/tunnels.env";
+};
+
+struct NotifyConfig {
+  std::string webhook;
+  std::string telegram_bot_token_env;
+  std::string telegram_chat_id;
+  std::string telegram_api_base = "https://api.telegram.org";
+};
+
+struct TelegramConfig {
+  bool enabled = false;  // the [telegram] section is present
+  std::string bot_token_env;
+  std::string bot_token_file;
+  std::vector<int64_t> allowed_chat_ids;
+  std::vector<int64_t> allowed_user_ids;
+  std::string api_base = "https://api.telegram.org";
+  int poll_timeout_s = 50;
+};
+
+struct Config {
+  std::string path;  // the file it came from; empty for built-in defaults
+  AgentConfig agent;
+  CloudflaredConfig cloudflared;
+  WatchdogConfig watchdog;
+  CloudflareConfig cloudflare;
+  NotifyConfig notify;
+  TelegramConfig telegram;
+  std::vector<TunnelConfig> tunnels;
+
+  const TunnelConfig* find_tunnel(std::string_view name) const;
+};
+
+struct ConfigError {
+  std::string file;
+  int line = 0;  // 0: about the whole file
+  std::string message;
+  std::string str() const;
+};
+
+// Parse INI text; `file` only names it in errors. Returns true when there
+// are no errors; *out is only complete then.
+bool parse_config(std::string_view text, const std::string& file, Config* out,
+                  std::vector<ConfigError>* errors);
+bool load_config(const std::string& path, Config* out, std::vector<ConfigError>* errors);
+
+}  // namespace tether

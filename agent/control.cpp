@@ -1,0 +1,394 @@
+#include "control.hpp"
+
+#include <fcntl.h>
+#include <sys/socket.h>
+#include <sys/stat.h>
+#include <sys/un.h>
+#include <unistd.h>
+
+#include <cerrno>
+#include <cstring>
+
+#include "events.hpp"
+#include "log.hpp"
+
+namespace tether {
+namespace {
+
+// Past this much unsent reply data a client is not read from (requests) or
+// is dropped (watch streams): a client that does not read must not grow the
+// agent's memory.
+constexpr size_t kMaxOutput = 256 * 1024;
+// Requests read but not yet answered; beyond this, reading pauses.
+constexpr size_t kMaxQueued = 256;
+
+int check_existing_socket(const std::string& path, std::string* err) {
+  struct stat st;
+  if (lstat(path.c_str(), &st) != 0) return errno == ENOENT ? 0 : -errno;
+  if (!S_ISSOCK(st.st_mode)) {
+    *err = path + " exists and is not a socket; refusing to replace it (remove it or use --socket)";
+    return -EEXIST;
+  }
+  int fd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
+  if (fd < 0) return -errno;
+  struct sockaddr_un addr = {};
+  addr.sun_family = AF_UNIX;
+  std::strncpy(addr.sun_path, path.c_str(), sizeof addr.sun_path - 1);
+  int rc = connect(fd, reinterpret_cast<struct sockaddr*>(&addr), sizeof addr);
+  int e = errno;
+  ::close(fd);
+  if (rc == 0) {
+    *err = "another tetherd is already answering on " + path +
+           "; stop it first or give this one another --socket";
+    return -EADDRINUSE;
+  }
+  if (e != ECONNREFUSED) {
+    *err = "cannot check existing socket " + path + ": " + std::strerror(e);
+    return -e;
+  }
+  log_info("removing stale socket %s (nothing answers on it)", path.c_str());
+  if (unlink(path.c_str()) != 0 && errno != ENOENT) {
+    *err = "cannot remove stale socket " + path + ": " + std::strerror(errno);
+    return -errno;
+  }
+  return 0;
+}
+
+// mkdir -p for the socket's directory, so --socket run/x.sock just works.
+void make_parent_dirs(const std::string& path) {
+  for (size_t i = 1; i < path.size(); ++i) {
+    if (path[i] != '/') continue;
+    std::string dir = path.substr(0, i);
+    if (mkdir(dir.c_str(), 0755) != 0 && errno != EEXIST) return;
+  }
+}
+
+struct WriteReq {
+  uv_write_t req;
+  std::string data;
+};
+
+}  // namespace
+
+// One client. Its memory holds the uv_pipe_t, so it lives until the pipe's
+// close callback; replies that arrive later hold only a weak_ptr to it.
+class Control::Conn : public std::enable_shared_from_this<Conn> {
+ public:
+  explicit Conn(Control& server) : server_(server), splitter_(kMaxRequest) {
+    uv_pipe_init(server.loop_, &pipe_, 0);
+    pipe_.data = this;
+  }
+  ~Conn() {
+    if (watch_token_) server_.events_.unsubscribe(watch_token_);
+  }
+
+  uv_pipe_t* pipe() { return &pipe_; }
+  uv_stream_t* stream() { return reinterpret_cast<uv_stream_t*>(&pipe_); }
+
+  void start() { resume_reading(); }
+
+  // Sends one line and closes, for connections refused at the door.
+  void refuse(const std::string& line) {
+    send(line);
+    finish();
+  }
+
+  void close() {
+    if (closing_) return;
+    pause_reading();
+    closing_ = true;
+    uv_close(reinterpret_cast<uv_handle_t*>(&pipe_), [](uv_handle_t* h) {
+      auto* c = static_cast<Conn*>(h->data);
+      c->server_.forget(c);
+    });
+  }
+
+ private:
+  struct Pending {
+    std::string line;
+    bool toolong;
+  };
+
+  static void on_alloc(uv_handle_t*, size_t, uv_buf_t* buf) {
+    // One static buffer is enough: the loop is single threaded and every
+    // read is consumed before the next one starts.
+    static char chunk[64 * 1024];
+    *buf = uv_buf_init(chunk, sizeof chunk);
+  }
+
+  static void on_read(uv_stream_t* s, ssize_t n, const uv_buf_t* buf) {
+    auto* c = static_cast<Conn*>(s->data);
+    if (n > 0) {
+      c->take(std::string_view(buf->base, static_cast<size_t>(n)));
+    } else if (n < 0) {
+      c->end_of_input(n);
+    }
+  }
+
+  void take(std::string_view data) {
+    if (watching_) return;  // a watch stream ignores further input
+    splitter_.feed(data, [this](std::string_view line, bool truncated) {
+      if (stop_taking_) return;
+      queue_.push_back({std::string(line), truncated});
+      // Nothing after an over-long line is read: the connection ends there.
+      if (truncated) stop_taking_ = true;
+    });
+    process();
+  }
+
+  void end_of_input(ssize_t status) {
+    eof_ = true;
+    pause_reading();
+    if (status != UV_EOF) {  // reset by peer: nobody to answer
+      close();
+      return;
+    }
+    if (!stop_taking_ && !watching_)
+      splitter_.finish([this](std::string_view line, bool) { queue_.push_back({std::string(line), false}); });
+    process();
+  }
+
+  void process() {
+    if (processing_) return;  // a synchronous reply finished inside dispatch
+    processing_ = true;
+    while (!busy_ && !queue_.empty() && !closing_ && !shutting_ && !watching_ && !output_full()) {
+      Pending p = std::move(queue_.front());
+      queue_.pop_front();
+      if (p.toolong) {
+        send_reply(Reply::Err("toolong", "request line longer than " + std::to_string(kMaxRequest) +
+                                             " bytes; closing the connection"),
+                   false);
+        queue_.clear();
+        finish();
+        break;
+      }
+      ParseResult pr = parse_request(p.line);
+      if (pr.status == ParseStatus::empty) continue;
+      if (pr.status == ParseStatus::invalid) {
+        send_reply(Reply::Err("usage", pr.error), false);
+        continue;
+      }
+      busy_ = true;
+      bool json = pr.request.json;
+      std::weak_ptr<Conn> weak = shared_from_this();
+      server_.commands_.dispatch(pr.request, Caller{}, [weak, json](Reply r) {
+        if (auto c = weak.lock()) c->on_reply(std::move(r), json);
+      });
+    }
+    processing_ = false;
+    flush();
+    if (closing_ || shutting_) return;
+    if (eof_ && !busy_ && queue_.empty() && !watching_) {
+      finish();
+      return;
+    }
+    if (!eof_ && !stop_taking_ && queue_.size() < kMaxQueued / 2 && !output_full()) resume_reading();
+    if (queue_.size() >= kMaxQueued || output_full()) pause_reading();
+  }
+
+  void on_reply(Reply r, bool json) {
+    if (closing_) return;
+    busy_ = false;
+    send_reply(r, json);
+    if (r.after == Reply::After::close) {
+      queue_.clear();
+      finish();
+    } else if (r.after == Reply::After::watch) {
+      start_watching(json);
+    }
+    process();
+  }
+
+  void start_watching(bool json) {
+    watching_ = true;
+    queue_.clear();
+    if (!eof_) resume_reading();  // only to notice the client leaving
+    std::weak_ptr<Conn> weak = shared_from_this();
+    watch_token_ = server_.events_.subscribe([weak, json](const Event& ev) {
+      auto c = weak.lock();
+      if (!c || c->closing_ || c->shutting_) return;
+      if (c->output_full()) {
+        c->send("ERR slow watcher: events were not read fast enough; dropped");
+        c->finish();
+        return;
+      }
+      c->send(json ? ev.json().dump(-1, ' ', false, nlohmann::json::error_handler_t::replace) : ev.text());
+    });
+  }
+
+  void send_reply(const Reply& r, bool json) {
+    std::string text = format_reply(r, json);
+    redact(&text);
+    out_ += text;
+  }
+
+  // Appends a line to the output and writes it unless a read is being
+  // processed: then process() writes everything in one go at its end.
+  void send(std::string line) {
+    redact(&line);
+    out_ += line;
+    out_ += '\n';
+    if (!processing_) flush();
+  }
+
+  void flush() {
+    if (out_.empty() || closing_) return;
+    auto* w = new WriteReq;
+    w->data.swap(out_);
+    uv_buf_t buf = uv_buf_init(&w->data[0], static_cast<unsigned>(w->data.size()));
+    int rc = uv_write(&w->req, stream(), &buf, 1, on_write);
+    if (rc < 0) {
+      delete w;
+      close();
+    }
+  }
+
+  static void on_write(uv_write_t* req, int status) {
+    uv_stream_t* s = req->handle;
+    delete reinterpret_cast<WriteReq*>(req);
+    if (uv_is_closing(reinterpret_cast<uv_handle_t*>(s))) return;
+    auto* c = static_cast<Conn*>(s->data);
+    if (status < 0) {
+      c->close();
+      return;
+    }
+    if (!c->output_full()) c->process();
+  }
+
+  // No more requests: send what is pending, shut the write side down (which
+  // waits for queued writes), then close.
+  void finish() {
+    if (shutting_ || closing_) return;
+    flush();
+    pause_reading();
+    shutting_ = true;
+    auto* req = new uv_shutdown_t;
+    int rc = uv_shutdown(req, stream(), [](uv_shutdown_t* r, int) {
+      uv_stream_t* s = r->handle;
+      delete r;
+      if (uv_is_closing(reinterpret_cast<uv_handle_t*>(s))) return;
+      static_cast<Conn*>(s->data)->close();
+    });
+    if (rc < 0) {
+      delete req;
+      close();
+    }
+  }
+
+  bool output_full() const { return out_.size() + uv_stream_get_write_queue_size(
+                                         reinterpret_cast<const uv_stream_t*>(&pipe_)) > kMaxOutput; }
+
+  void resume_reading() {
+    if (!reading_ && !closing_ && !shutting_) reading_ = uv_read_start(stream(), on_alloc, on_read) == 0;
+  }
+
+  void pause_reading() {
+    if (reading_) uv_read_stop(stream());
+    reading_ = false;
+  }
+
+  Control& server_;
+  uv_pipe_t pipe_;
+  LineSplitter splitter_;
+  std::deque<Pending> queue_;
+  std::string out_;
+  uint64_t watch_token_ = 0;
+  bool reading_ = false, busy_ = false, eof_ = false, closing_ = false, shutting_ = false;
+  bool processing_ = false, stop_taking_ = false, watching_ = false;
+};
+
+Control::Control(uv_loop_t* loop, Commands& commands, EventBus& events)
+    : loop_(loop), commands_(commands), events_(events) {}
+
+Control::~Control() { close(); }
+
+int Control::listen(const AgentConfig& cfg, std::string* err) {
+  path_ = cfg.socket;
+  max_clients_ = static_cast<size_t>(cfg.max_clients);
+  allow_uids_ = cfg.allow_uids;
+  make_parent_dirs(path_);
+  int rc = check_existing_socket(path_, err);
+  if (rc < 0) {
+    if (err->empty()) *err = "cannot use socket " + path_ + ": " + uv_strerror(rc);
+    return rc;
+  }
+  server_.init(loop_, this, uv_pipe_init, 0);
+  // The socket must never be reachable with wider permissions than asked,
+  // not even between bind() and chmod().
+  mode_t old = umask(0777 & ~cfg.socket_mode);
+  rc = uv_pipe_bind(server_.get(), path_.c_str());
+  umask(old);
+  if (rc == 0) rc = chmod(path_.c_str(), cfg.socket_mode) == 0 ? 0 : -errno;
+  if (rc == 0) rc = uv_listen(server_.stream(), 128, on_connection);
+  if (rc < 0) {
+    *err = "cannot listen on " + path_ + ": " + uv_strerror(rc);
+    server_.reset();
+    return rc;
+  }
+  struct stat st;
+  if (stat(path_.c_str(), &st) == 0) inode_ = st.st_ino;
+  log_info("listening on %s (mode %04o)", path_.c_str(), cfg.socket_mode);
+  return 0;
+}
+
+void Control::close() {
+  if (server_) {
+    server_.reset();
+    struct stat st;
+    if (stat(path_.c_str(), &st) == 0 && st.st_ino == inode_) unlink(path_.c_str());
+  }
+  std::vector<std::shared_ptr<Conn>> all;
+  for (auto& kv : conns_) all.push_back(kv.second);
+  for (auto& c : all) c->close();
+}
+
+void Control::on_connection(uv_stream_t* server, int status) {
+  auto* self = static_cast<Control*>(server->data);
+  if (!self) return;
+  if (status < 0) {
+    log_warn("accept on control socket failed: %s", uv_strerror(status));
+    return;
+  }
+  self->accept_one();
+}
+
+void Control::accept_one() {
+  auto c = std::make_shared<Conn>(*this);
+  conns_.emplace(c.get(), c);
+  if (uv_accept(server_.stream(), c->stream()) != 0) {
+    c->close();
+    return;
+  }
+  ++accepted_;
+  uid_t uid = 0;
+  if (!peer_allowed(c->pipe(), &uid)) {
+    log_warn("control: refused a client with uid %u (not in [agent] allow_uids)", static_cast<unsigned>(uid));
+    c->refuse("ERR denied uid " + std::to_string(uid) +
+              " may not use this socket (add it to [agent] allow_uids)");
+    return;
+  }
+  if (conns_.size() > max_clients_) {
+    log_warn("control: refused a client: %zu clients already connected", max_clients_);
+    c->refuse("ERR busy too many clients (limit " + std::to_string(max_clients_) +
+              ", [agent] max_clients); try again later");
+    return;
+  }
+  c->start();
+}
+
+bool Control::peer_allowed(uv_pipe_t* pipe, uid_t* uid) const {
+  uv_os_fd_t fd;
+  if (uv_fileno(reinterpret_cast<uv_handle_t*>(pipe), &fd) != 0) return false;
+  struct ucred cred;
+  socklen_t len = sizeof cred;
+  if (getsockopt(fd, SOL_SOCKET, SO_PEERCRED, &cred, &len) != 0) return false;
+  *uid = cred.uid;
+  if (cred.uid == 0 || cred.uid == geteuid()) return true;
+  for (uid_t u : allow_uids_)
+    if (u == cred.uid) return true;
+  return false;
+}
+
+void Control::forget(Conn* c) { conns_.erase(c); }
+
+}  // namespace tether

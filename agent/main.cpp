@@ -1,0 +1,92 @@
+// tetherd: flags, config, then the loop until shutdown.
+#include <sys/stat.h>
+#include <unistd.h>
+#include <uv.h>
+
+#include <csignal>
+#include <cstdio>
+#include <string>
+#include <vector>
+
+#include "agent.hpp"
+#include "config.hpp"
+#include "log.hpp"
+#include "options.hpp"
+#include "version.hpp"
+
+using namespace tether;
+
+namespace {
+
+// The default path may legitimately be absent (a first boot with built-in
+// defaults); a path given with -c must exist.
+bool read_config(const Options& opt, Config* cfg) {
+  struct stat st;
+  if (!opt.config_given && stat(opt.config.c_str(), &st) != 0) {
+    *cfg = Config{};
+    return true;
+  }
+  std::vector<ConfigError> errors;
+  if (load_config(opt.config, cfg, &errors)) return true;
+  for (const auto& e : errors) fprintf(stderr, "%s\n", e.str().c_str());
+  fprintf(stderr, "tetherd: %zu error%s in %s; nothing was started\n", errors.size(),
+          errors.size() == 1 ? "" : "s", opt.config.c_str());
+  return false;
+}
+
+}  // namespace
+
+int main(int argc, char** argv) {
+  Options opt;
+  std::string bad = parse_options(std::vector<std::string>(argv + 1, argv + argc), &opt);
+  if (!bad.empty()) {
+    fprintf(stderr, "tetherd: %s\n", bad.c_str());
+    return 2;
+  }
+  if (opt.help) {
+    fputs(usage_text().c_str(), stdout);
+    return 0;
+  }
+  if (opt.version) {
+    printf("%s\n", version_line().c_str());
+    return 0;
+  }
+  Config cfg;
+  if (!read_config(opt, &cfg)) return 2;
+  bad = apply_options(opt, &cfg);
+  if (!bad.empty()) {
+    fprintf(stderr, "tetherd: %s\n", bad.c_str());
+    return 2;
+  }
+  if (opt.check_config) {
+    printf("%s: configuration is valid (%zu tunnel%s)\n",
+           cfg.path.empty() ? "built-in defaults" : cfg.path.c_str(), cfg.tunnels.size(),
+           cfg.tunnels.size() == 1 ? "" : "s");
+    return 0;
+  }
+  log_set_level(cfg.agent.log_level);
+  // A client that disconnects mid-reply must not kill the agent; write
+  // errors are handled where they happen.
+  signal(SIGPIPE, SIG_IGN);
+
+  uv_loop_t* loop = uv_default_loop();
+  int code;
+  {
+    Agent agent(loop, cfg, opt);
+    std::string err;
+    if (agent.start(&err) < 0) {
+      log_error("%s", err.c_str());
+      agent.shutdown();
+      uv_run(loop, UV_RUN_DEFAULT);
+      uv_loop_close(loop);
+      return 1;
+    }
+    uv_run(loop, UV_RUN_DEFAULT);
+    code = agent.exit_code();
+  }
+  // Handles closed by destructors still need their close callbacks.
+  uv_run(loop, UV_RUN_DEFAULT);
+  uv_loop_close(loop);
+  log_info("tetherd stopped");
+  return code;
+}

@@ -1,0 +1,67 @@
+#!/bin/sh
+# Install the Debian packages tether needs to build and test, and nothing
+# else. Does nothing (and needs no network) when everything is present, so
+# `make run` and `make test` can call it every time.
+#
+# usage: scripts/deps.sh [build|test|bench|fuzz|pkg|cross-arm64|cross-armhf]...
+#   build  compilers and -dev libraries (always included)
+#   test   what the test suite runs besides the binaries (python3, socat, nc)
+#   bench  peers and counters for `make bench` (supervisor, strace)
+#   fuzz   clang with libFuzzer
+#   pkg    packaging checks (systemd-analyze, shellcheck, devscripts)
+#   cross-ARCH  cross compiler, multiarch -dev packages and qemu-user
+set -eu
+
+build="build-essential cmake pkg-config libuv1-dev libcurl4-openssl-dev
+       nlohmann-json3-dev libpcre2-dev libinih-dev catch2 ca-certificates"
+test="python3 socat netcat-openbsd procps"
+bench="supervisor strace procps"
+fuzz="clang libclang-rt-14-dev"
+pkg="systemd shellcheck devscripts dpkg-dev file"
+multiarch_libs="libuv1-dev libcurl4-openssl-dev libpcre2-dev libinih-dev"
+
+wanted="$build"
+foreign=""
+for set in "$@"; do
+    case "$set" in
+        build) ;;
+        test) wanted="$wanted $test" ;;
+        bench) wanted="$wanted $bench" ;;
+        fuzz) wanted="$wanted $fuzz" ;;
+        pkg) wanted="$wanted $pkg" ;;
+        cross-arm64|cross-armhf)
+            arch=${set#cross-}
+            foreign="$arch"
+            wanted="$wanted crossbuild-essential-$arch qemu-user file"
+            for lib in $multiarch_libs; do wanted="$wanted $lib:$arch"; done
+            ;;
+        *) echo "deps.sh: unknown package set '$set'" >&2; exit 2 ;;
+    esac
+done
+
+missing=""
+for pkg in $wanted; do
+    # dpkg-query prints "install ok installed" only for a fully installed package.
+    status=$(dpkg-query -W -f='${Status}' "$pkg" 2>/dev/null || true)
+    [ "$status" = "install ok installed" ] || missing="$missing $pkg"
+done
+[ -n "$missing" ] || exit 0
+
+if [ "$(id -u)" -eq 0 ]; then
+    sudo=""
+elif command -v sudo >/dev/null 2>&1; then
+    sudo="sudo"
+else
+    echo "deps.sh: missing packages:$missing" >&2
+    echo "deps.sh: run as root or install sudo, then try again" >&2
+    exit 1
+fi
+
+if [ -n "$foreign" ] && ! dpkg --print-foreign-architectures | grep -qx "$foreign"; then
+    $sudo dpkg --add-architecture "$foreign"
+fi
+echo "deps.sh: installing:$missing"
+export DEBIAN_FRONTEND=noninteractive
+$sudo apt-get update -q
+# shellcheck disable=SC2086 # word splitting of the package list is intended
+$sudo apt-get install -y -q --no-install-recommends $missing

@@ -1,0 +1,263 @@
+#include <catch2/catch.hpp>
+#include <fstream>
+#include <string>
+#include <vector>
+
+#include "config.hpp"
+
+using namespace tether;
+
+namespace {
+
+std::vector<std::string> errors_of(const std::string& text) {
+  Config c;
+  std::vector<ConfigError> errs;
+  parse_config(text, "t.ini", &c, &errs);
+  std::vector<std::string> out;
+  for (const auto& e : errs) out.push_back(e.str());
+  return out;
+}
+
+Config parsed(const std::string& text) {
+  Config c;
+  std::vector<ConfigError> errs;
+  bool ok = parse_config(text, "t.ini", &c, &errs);
+  for (const auto& e : errs) UNSCOPED_INFO(e.str());
+  REQUIRE(ok);
+  return c;
+}
+
+// The one error of `text`, which must be exactly that.
+void expect_error(const std::string& text, const std::string& expected) {
+  auto errs = errors_of(text);
+  INFO(text);
+  REQUIRE(errs.size() == 1);
+  REQUIRE(errs[0] == expected);
+}
+
+}  // namespace
+
+TEST_CASE("an empty file gives the documented defaults") {
+  Config c = parsed("");
+  REQUIRE(c.agent.socket == "/run/tether/tether.sock");
+  REQUIRE(c.agent.socket_mode == 0660);
+  REQUIRE(c.agent.state_dir == "/run/tether");
+  REQUIRE(c.agent.log_level == LogLevel::info);
+  REQUIRE(c.agent.pidfile.empty());
+  REQUIRE(c.agent.allow_uids.empty());
+  REQUIRE(c.cloudflared.path == "cloudflared");
+  REQUIRE(c.cloudflared.protocol == "auto");
+  REQUIRE(c.cloudflared.extra_args.empty());
+  REQUIRE(c.cloudflared.metrics);
+  REQUIRE(c.watchdog.backoff_initial_ms == 500);
+  REQUIRE(c.watchdog.backoff_max_ms == 60000);
+  REQUIRE(c.watchdog.stable_after_s == 60);
+  REQUIRE(c.watchdog.unhealthy_after_s == 120);
+  REQUIRE(c.watchdog.stop_grace_s == 10);
+  REQUIRE(c.watchdog.start_wait_s == 30);
+  REQUIRE(c.watchdog.max_restarts == 0);
+  REQUIRE(c.watchdog.restart_window_s == 600);
+  REQUIRE(c.cloudflare.api_base == "https://api.cloudflare.com/client/v4");
+  REQUIRE(c.cloudflare.api_token_env == "CLOUDFLARE_API_TOKEN");
+  REQUIRE(c.cloudflare.env_file == "/etc/tether/tunnels.env");
+  REQUIRE(c.notify.telegram_api_base == "https://api.telegram.org");
+  REQUIRE_FALSE(c.telegram.enabled);
+  REQUIRE(c.telegram.poll_timeout_s == 50);
+  REQUIRE(c.tunnels.empty());
+}
+
+TEST_CASE("the shipped example config is valid and all defaults") {
+  Config c;
+  std::vector<ConfigError> errs;
+  REQUIRE(load_config(TETHER_SOURCE_DIR "/conf/tether.ini", &c, &errs));
+  REQUIRE(c.agent.socket == "/run/tether/tether.sock");
+  REQUIRE(c.tunnels.empty());
+}
+
+TEST_CASE("every key is read") {
+  Config c = parsed(
+      "[agent]\nsocket = /tmp/t.sock\nsocket_mode = 0600\nstate_dir = /tmp/st\nlog_level = debug\n"
+      "pidfile = /tmp/t.pid\nallow_uids = 1000, root\nmax_clients = 8\n"
+      "[cloudflared]\npath = /usr/local/bin/cloudflared\nprotocol = http2\n"
+      "extra_args = --edge-ip-version 4  --region us\nmetrics = no\n"
+      "[watchdog]\nbackoff_initial_ms = 100\nbackoff_max_ms = 2000\nstable_after_s = 5\n"
+      "unhealthy_after_s = 0\nstop_grace_s = 3\nstart_wait_s = 7\nmax_restarts = 4\nrestart_window_s = 60\n"
+      "[cloudflare]\napi_base = http://127.0.0.1:9/client/v4\napi_token_env = CF_TOKEN\n"
+      "api_token_file = /etc/tether/api.token\naccount_id = 0123456789abcdef0123456789abcdef\n"
+      "zone = example.com\nenv_file = /tmp/t.env\n"
+      "[notify]\nwebhook = https://hooks.example.com/x\ntelegram_bot_token_env = NOTIFY_BOT\n"
+      "telegram_chat_id = -1001234\ntelegram_api_base = http://127.0.0.1:8/\n"
+      "[telegram]\nbot_token_env = BOT\nallowed_chat_ids = -100123, 42\nallowed_user_ids = 7\n"
+      "api_base = http://127.0.0.1:7\npoll_timeout_s = 2\n"
+      "[tunnel cam]\ntype = quick\nport = 8080\nautostart = yes\n"
+      "[tunnel drone-7]\nservice = http://localhost:8000\n");
+  REQUIRE(c.agent.socket == "/tmp/t.sock");
+  REQUIRE(c.agent.socket_mode == 0600);
+  REQUIRE(c.agent.log_level == LogLevel::debug);
+  REQUIRE(c.agent.allow_uids == std::vector<uid_t>{1000, 0});
+  REQUIRE(c.agent.max_clients == 8);
+  REQUIRE(c.cloudflared.protocol == "http2");
+  REQUIRE(c.cloudflared.extra_args == std::vector<std::string>{"--edge-ip-version", "4", "--region", "us"});
+  REQUIRE_FALSE(c.cloudflared.metrics);
+  REQUIRE(c.watchdog.backoff_initial_ms == 100);
+  REQUIRE(c.watchdog.unhealthy_after_s == 0);
+  REQUIRE(c.watchdog.max_restarts == 4);
+  REQUIRE(c.cloudflare.zone == "example.com");
+  REQUIRE(c.cloudflare.account_id == "0123456789abcdef0123456789abcdef");
+  REQUIRE(c.notify.telegram_chat_id == "-1001234");
+  REQUIRE(c.telegram.enabled);
+  REQUIRE(c.telegram.allowed_chat_ids == std::vector<int64_t>{-100123, 42});
+  REQUIRE(c.tunnels.size() == 2);
+  const TunnelConfig* cam = c.find_tunnel("cam");
+  REQUIRE(cam);
+  REQUIRE(cam->kind == TunnelKind::quick);
+  REQUIRE(cam->port == 8080);
+  REQUIRE(cam->autostart);
+  const TunnelConfig* d7 = c.find_tunnel("drone-7");
+  REQUIRE(d7->kind == TunnelKind::named);
+  REQUIRE(d7->hostname == "drone-7.example.com");
+  REQUIRE(d7->token_env == "CF_TUNNEL_TOKEN_DRONE_7");
+  REQUIRE(d7->service == "http://localhost:8000");
+  REQUIRE(d7->line == 45);
+}
+
+TEST_CASE("comments, CRLF, blank lines and inline comments") {
+  Config c = parsed("; top\r\n# hash\r\n\r\n[agent]\r\nlog_level = warn ; inline\r\n");
+  REQUIRE(c.agent.log_level == LogLevel::warn);
+}
+
+TEST_CASE("unknown section names its line and the known ones") {
+  expect_error("[agent]\n\n[agnet]\nsocket = /x\n",
+               "t.ini:3: unknown section [agnet] (known: agent, cloudflare, cloudflared, notify, "
+               "telegram, watchdog, tunnel NAME)");
+}
+
+TEST_CASE("unknown key names its line") {
+  expect_error("[watchdog]\nbackof_initial_ms = 5\n",
+               "t.ini:2: unknown key 'backof_initial_ms' in [watchdog] (known: backoff_initial_ms, "
+               "backoff_max_ms, max_restarts, restart_window_s, stable_after_s, start_wait_s, "
+               "stop_grace_s, unhealthy_after_s)");
+  expect_error("[tunnel a]\ntype = quick\nport = 1\ncolour = red\n",
+               "t.ini:4: unknown key 'colour' in [tunnel a] (known: autostart, hostname, port, "
+               "service, token_env, type)");
+}
+
+TEST_CASE("bad number") {
+  expect_error("[watchdog]\nstop_grace_s = ten\n",
+               "t.ini:2: [watchdog] stop_grace_s: 'ten' is not a number (expected 0-600 s)");
+  expect_error("[watchdog]\nstart_wait_s = 5s\n",
+               "t.ini:2: [watchdog] start_wait_s: '5s' is not a number (expected 0-3600 s)");
+  expect_error("[watchdog]\nmax_restarts = -1\n",
+               "t.ini:2: [watchdog] max_restarts: -1 is out of range (expected 0-1000000)");
+  expect_error("[watchdog]\nbackoff_initial_ms = 99999999999999999999\n",
+               "t.ini:2: [watchdog] backoff_initial_ms: '99999999999999999999' is not a number "
+               "(expected 1-3600000 ms)");
+}
+
+TEST_CASE("bad enum and bad boolean") {
+  expect_error("[agent]\nlog_level = loud\n",
+               "t.ini:2: [agent] log_level: 'loud' is not one of: debug, info, warn, error");
+  expect_error("[cloudflared]\nprotocol = udp\n",
+               "t.ini:2: [cloudflared] protocol: 'udp' is not one of: auto, quic, http2");
+  expect_error("[tunnel a]\ntype = fast\n", "t.ini:2: [tunnel a] type: 'fast' is not one of: named, quick");
+  expect_error("[cloudflared]\nmetrics = maybe\n",
+               "t.ini:2: [cloudflared] metrics: 'maybe' is not a boolean (expected true or false)");
+}
+
+TEST_CASE("out-of-range port") {
+  expect_error("[tunnel web]\ntype = quick\nport = 70000\n",
+               "t.ini:3: [tunnel web] port: 70000 is out of range (expected 1-65535)");
+  expect_error("[tunnel web]\ntype = quick\nport = 0\n",
+               "t.ini:3: [tunnel web] port: 0 is out of range (expected 1-65535)");
+}
+
+TEST_CASE("missing required key") {
+  expect_error("[agent]\n[tunnel web]\ntype = quick\n",
+               "t.ini:2: [tunnel web]: missing required key 'port' (type = quick exposes a local port)");
+  auto errs = errors_of("[telegram]\nbot_token_env = BOT\n");
+  REQUIRE(errs.size() == 2);
+  REQUIRE(errs[0] == "t.ini:1: [telegram]: missing required key 'allowed_chat_ids' (a bot that anyone can "
+                     "command is refused)");
+  REQUIRE(errs[1] == "t.ini:1: [telegram]: missing required key 'allowed_user_ids' (a bot that anyone can "
+                     "command is refused)");
+}
+
+TEST_CASE("syntax errors and overlong lines") {
+  expect_error("[agent]\nthis is not a pair\n",
+               "t.ini:2: expected 'key = value' or '[section]', got 'this is not a pair'");
+  expect_error("[agent\n", "t.ini:1: section header without ']'");
+  expect_error("[agent]\nsocket = /" + std::string(300, 'x') + "\n",
+               "t.ini:2: line is longer than 198 characters");
+  expect_error("log_level = info\n",
+               "t.ini:1: 'log_level' is outside any section (put it under [agent], [cloudflared], ...)");
+}
+
+TEST_CASE("duplicates: keys, sections, ports") {
+  expect_error("[agent]\nlog_level = info\nlog_level = debug\n",
+               "t.ini:3: [agent] duplicate key 'log_level' (first set at line 2)");
+  expect_error("[agent]\n[agent]\n", "t.ini:2: section [agent] appears twice (first at line 1)");
+  expect_error("[tunnel a]\ntype = quick\nport = 80\n[tunnel b]\ntype = quick\nport = 80\n",
+               "t.ini:4: [tunnel b]: port 80 is already used by [tunnel a]");
+}
+
+TEST_CASE("invalid tunnel names") {
+  expect_error("[tunnel Drone]\n",
+               "t.ini:1: [tunnel Drone]: tunnel name 'Drone' must start with a letter and use only a-z, "
+               "0-9 and '-' (at most 63)");
+  expect_error("[tunnel]\n",
+               "t.ini:1: [tunnel]: tunnel name '' must start with a letter and use only a-z, 0-9 and '-' "
+               "(at most 63)");
+  REQUIRE(errors_of("[tunnel 7up]\n").size() == 1);
+}
+
+TEST_CASE("keys that do not fit the tunnel type") {
+  expect_error("[tunnel a]\nport = 80\n",
+               "t.ini:2: [tunnel a]: 'port' only applies to type = quick (named tunnels route by 'service')");
+  expect_error("[tunnel a]\ntype = quick\nport = 80\nhostname = a.example.com\n",
+               "t.ini:4: [tunnel a]: 'hostname' only applies to type = named");
+}
+
+TEST_CASE("values that would be unsafe or nonsensical") {
+  expect_error("[cloudflared]\nextra_args = --token abc\n",
+               "t.ini:2: [cloudflared] extra_args: '--token' would put a secret on the command line, "
+               "readable by every user (tether passes tunnel tokens in the environment)");
+  expect_error("[cloudflared]\nextra_args = --url http://x\n",
+               "t.ini:2: [cloudflared] extra_args: '--url' is set by tether itself; remove it from extra_args");
+  expect_error("[watchdog]\nbackoff_initial_ms = 5000\nbackoff_max_ms = 1000\n",
+               "t.ini:3: [watchdog] backoff_max_ms (1000) is below backoff_initial_ms (5000)");
+  expect_error("[agent]\nsocket_mode = 999\n",
+               "t.ini:2: [agent] socket_mode: '999' is not an octal file mode (e.g. 0660)");
+  expect_error("[agent]\nallow_uids = nosuchuser-xyz\n",
+               "t.ini:2: [agent] allow_uids: 'nosuchuser-xyz' is neither a uid nor a known user name");
+  expect_error("[cloudflare]\napi_base = ftp://x\n",
+               "t.ini:2: [cloudflare] api_base: 'ftp://x' is not an http:// or https:// URL");
+  expect_error("[notify]\ntelegram_chat_id = 5\n",
+               "t.ini:1: [notify]: telegram_chat_id and telegram_bot_token_env go together; set both or neither");
+}
+
+TEST_CASE("every error is reported, not just the first") {
+  auto errs = errors_of("[agent]\nlog_level = x\n[watchdog]\nstop_grace_s = y\n[nope]\n");
+  REQUIRE(errs.size() == 3);
+  REQUIRE(errs[0].rfind("t.ini:2:", 0) == 0);
+  REQUIRE(errs[1].rfind("t.ini:4:", 0) == 0);
+  REQUIRE(errs[2].rfind("t.ini:5:", 0) == 0);
+}
+
+TEST_CASE("a missing file is an error about the file") {
+  Config c;
+  std::vector<ConfigError> errs;
+  REQUIRE_FALSE(load_config("/nonexistent/tether.ini", &c, &errs));
+  REQUIRE(errs.size() == 1);
+  REQUIRE(errs[0].str() == "/nonexistent/tether.ini: cannot open: No such file or directory");
+}
+
+TEST_CASE("tunnel name rules and token variable names") {
+  REQUIRE(valid_tunnel_name("drone-7"));
+  REQUIRE(valid_tunnel_name("a"));
+  REQUIRE_FALSE(valid_tunnel_name("7drone"));
+  REQUIRE_FALSE(valid_tunnel_name("-a"));
+  REQUIRE_FALSE(valid_tunnel_name("a_b"));
+  REQUIRE_FALSE(valid_tunnel_name(std::string(64, 'a')));
+  REQUIRE(valid_tunnel_name(std::string(63, 'a')));
+  REQUIRE(default_token_env("drone-7") == "CF_TUNNEL_TOKEN_DRONE_7");
+}
