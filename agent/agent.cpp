@@ -1,14 +1,41 @@
 #include "agent.hpp"
 
+#include <unistd.h>
+
 #include <csignal>
 
 #include "log.hpp"
-#include "options.hpp"
+#include "tokens.hpp"
 
 namespace tether {
+namespace {
+
+constexpr uint64_t kReapPollMs = 50;
+
+// Internal operations (restore, reload) have nobody to reply to: failures
+// go to the log.
+ReplyFn log_failure(const std::string& what) {
+  return [what](const Reply& r) {
+    if (!r.ok) log_warn("%s: %s %s", what.c_str(), r.code.c_str(), r.message.c_str());
+  };
+}
+
+}  // namespace
 
 Agent::Agent(uv_loop_t* loop, Config cfg, Options opts)
-    : loop_(loop), cfg_(std::move(cfg)), opts_(std::move(opts)), commands_(*this), control_(loop, commands_, events_) {}
+    : loop_(loop),
+      cfg_(std::move(cfg)),
+      opts_(std::move(opts)),
+      supervisor_(loop, cfg_, events_,
+                  [this](const TunnelSpec& spec, std::string* err) {
+                    return lookup_token(spec.token_env, cfg_.cloudflare.env_file, err);
+                  }),
+      commands_(*this),
+      control_(loop, commands_, events_),
+      state_timer_(loop),
+      reap_timer_(loop) {
+  supervisor_.on_change([this] { state_changed(); });
+}
 
 Agent::~Agent() = default;
 
@@ -23,6 +50,7 @@ int Agent::start(std::string* err) {
   uv_signal_start(sighup_.get(), on_signal, SIGHUP);
   log_info("tetherd started (pid %d, config %s)", static_cast<int>(getpid()),
            cfg_.path.empty() ? "built-in defaults" : cfg_.path.c_str());
+  restore();
   return 0;
 }
 
@@ -34,8 +62,130 @@ void Agent::on_signal(uv_signal_t* h, int signum) {
     if (!errors.empty()) log_error("reload failed, keeping the running configuration:\n%s", errors.c_str());
     return;
   }
-  log_info("received %s, shutting down", signum == SIGTERM ? "SIGTERM" : "SIGINT");
+  log_info("received %s, %s", signum == SIGTERM ? "SIGTERM" : "SIGINT",
+           self->stopping_ ? "killing every cloudflared now" : "stopping every tunnel");
   self->shutdown();
+}
+
+// A previous agent may have been killed (-9, OOM, power loss on a board
+// whose /run survived): its cloudflared process groups still run, serving
+// the same tunnels. They are stopped before the tunnels are started again,
+// so there is never a second connector per tunnel.
+void Agent::restore() {
+  std::string warning;
+  std::vector<StateRecord> records = load_state(cfg_.agent.state_dir, &warning);
+  if (!warning.empty()) log_error("%s", warning.c_str());
+  std::vector<StateRecord> orphans;
+  for (auto& r : records) {
+    if (r.desired) restoring_.push_back(r);
+    if (r.pid && is_our_cloudflared_group(r.pid, r.start_ticks)) {
+      log_warn("tunnel %s: stopping cloudflared process group %d left by a previous agent", r.spec.id.c_str(),
+               r.pid);
+      kill(-r.pid, SIGTERM);
+      kill(-r.pid, SIGCONT);
+      orphans.push_back(r);
+    }
+  }
+  reap(std::move(orphans));
+}
+
+void Agent::reap(std::vector<StateRecord> orphans) {
+  orphans_ = std::move(orphans);
+  reap_started_ms_ = uv_now(loop_);
+  auto poll = [this](auto&& self_ref) -> void {
+    std::vector<StateRecord> left;
+    for (auto& o : orphans_)
+      if (!group_members(o.pid).empty()) left.push_back(o);
+    orphans_ = std::move(left);
+    if (orphans_.empty() || stopping_) {
+      orphans_.clear();
+      auto records = std::move(restoring_);
+      restoring_.clear();
+      if (!stopping_) bring_back(records);
+      return;
+    }
+    if (uv_now(loop_) - reap_started_ms_ >= static_cast<uint64_t>(cfg_.watchdog.stop_grace_s) * 1000)
+      for (auto& o : orphans_) kill(-o.pid, SIGKILL);
+    reap_timer_.start(kReapPollMs, [self_ref] { self_ref(self_ref); });
+  };
+  poll(poll);
+}
+
+void Agent::bring_back(const std::vector<StateRecord>& records) {
+  for (const auto& r : records) {
+    TunnelSpec spec = r.spec;
+    if (!spec.section.empty()) {
+      const TunnelConfig* t = cfg_.find_tunnel(spec.section);
+      if (!t) {
+        log_info("tunnel %s: its section [tunnel %s] is gone from the configuration; not restored",
+                 spec.id.c_str(), spec.section.c_str());
+        continue;
+      }
+      Caller caller = spec.caller;
+      spec = spec_for(*t);
+      spec.caller = caller;
+    }
+    if (supervisor_.exists(spec.id)) continue;
+    log_info("tunnel %s: restored from the state file", spec.id.c_str());
+    supervisor_.start(spec, false, log_failure("restore " + spec.id));
+  }
+  for (const auto& t : cfg_.tunnels) {
+    TunnelSpec spec = spec_for(t);
+    if (t.autostart && !supervisor_.exists(spec.id))
+      supervisor_.start(spec, false, log_failure("autostart " + spec.id));
+  }
+  state_changed();
+}
+
+TunnelSpec Agent::spec_for(const TunnelConfig& t) const {
+  TunnelSpec spec;
+  spec.section = t.name;
+  spec.kind = t.kind;
+  if (t.kind == TunnelKind::quick) {
+    spec.port = t.port;
+    spec.id = std::to_string(t.port);
+  } else {
+    spec.id = t.name;
+    spec.hostname = t.hostname;
+    spec.token_env = t.token_env;
+  }
+  return spec;
+}
+
+bool Agent::tunnel_spec(const std::string& id, TunnelSpec* out, std::string* err) const {
+  if (std::isdigit(static_cast<unsigned char>(id[0]))) {
+    int port = std::stoi(id);
+    for (const auto& t : cfg_.tunnels) {
+      if (t.kind == TunnelKind::quick && t.port == port) {
+        *out = spec_for(t);
+        return true;
+      }
+    }
+    out->id = id;
+    out->kind = TunnelKind::quick;
+    out->port = port;
+    return true;
+  }
+  if (const TunnelConfig* t = cfg_.find_tunnel(id)) {
+    *out = spec_for(*t);
+    if (t->kind == TunnelKind::quick) return true;
+    if (lookup_token(t->token_env, cfg_.cloudflare.env_file, err).empty()) {
+      *err = "tunnel " + id + ": " + *err;
+      return false;
+    }
+    return true;
+  }
+  std::string token_env = default_token_env(id);
+  if (lookup_token(token_env, cfg_.cloudflare.env_file, err).empty()) {
+    *err = "no tunnel '" + id + "': no [tunnel " + id + "] section and " + *err + " (run 'provision " + id +
+           "' first)";
+    return false;
+  }
+  out->id = id;
+  out->kind = TunnelKind::named;
+  out->token_env = token_env;
+  out->hostname = cfg_.cloudflare.zone.empty() ? "" : id + "." + cfg_.cloudflare.zone;
+  return true;
 }
 
 std::string Agent::reload() {
@@ -49,17 +199,84 @@ std::string Agent::reload() {
   }
   std::string bad = apply_options(opts_, &fresh);
   if (!bad.empty()) return bad;
-  log_info("configuration %s re-read: valid", cfg_.path.c_str());
+  Config old = std::move(cfg_);
+  cfg_ = std::move(fresh);
+  log_set_level(cfg_.agent.log_level);
+  control_.set_allowed_uids(cfg_.agent.allow_uids);
+  if (cfg_.agent.socket != old.agent.socket || cfg_.agent.state_dir != old.agent.state_dir)
+    log_warn("reload: a new socket or state_dir takes effect only when the agent restarts");
+  apply_tunnel_changes(old);
+  log_info("configuration %s reloaded", cfg_.path.c_str());
   return "";
 }
 
+// Tunnels added to the file start (if autostart), removed ones stop,
+// changed ones restart with their new settings. Tunnels started at runtime
+// are not the file's business and stay as they are.
+void Agent::apply_tunnel_changes(const Config& old_cfg) {
+  auto running_from = [this](const TunnelSpec& spec) {
+    const TunnelSpec* s = supervisor_.spec(spec.id);
+    return s && s->section == spec.section;
+  };
+  for (const auto& t : old_cfg.tunnels) {
+    TunnelSpec before = spec_for(t);
+    const TunnelConfig* now = cfg_.find_tunnel(t.name);
+    if (running_from(before) && (!now || spec_for(*now).id != before.id)) {
+      log_info("reload: [tunnel %s] removed or moved; stopping %s", t.name.c_str(), before.id.c_str());
+      supervisor_.stop(before.id, log_failure("reload stop " + before.id));
+    }
+  }
+  for (const auto& t : cfg_.tunnels) {
+    TunnelSpec spec = spec_for(t);
+    const TunnelConfig* was = old_cfg.find_tunnel(t.name);
+    if (running_from(spec)) {
+      TunnelSpec current = *supervisor_.spec(spec.id);
+      spec.caller = current.caller;
+      if (was && *was != t && current != spec) {
+        log_info("reload: [tunnel %s] changed; restarting %s", t.name.c_str(), spec.id.c_str());
+        supervisor_.restart(spec.id, log_failure("reload restart " + spec.id), &spec);
+      }
+    } else if (t.autostart && !supervisor_.exists(spec.id) && (!was || *was != t)) {
+      log_info("reload: [tunnel %s] added; starting %s", t.name.c_str(), spec.id.c_str());
+      supervisor_.start(spec, false, log_failure("reload start " + spec.id));
+    }
+  }
+}
+
+void Agent::state_changed() {
+  if (!state_timer_.active()) state_timer_.start(0, [this] { save_state_now(); });
+}
+
+void Agent::save_state_now() {
+  std::vector<StateRecord> records = orphans_;
+  for (auto& o : records) o.desired = false;
+  for (const auto& r : restoring_) records.push_back(r);
+  supervisor_.for_each([&](const TunnelSpec& spec, bool desired, int pid, uint64_t ticks) {
+    records.push_back({spec, desired, pid, ticks});
+  });
+  std::string err;
+  if (save_state(cfg_.agent.state_dir, records, &err) < 0)
+    log_error("cannot save the state file (the previous one is kept): %s", err.c_str());
+}
+
 void Agent::shutdown() {
-  if (stopping_) return;
+  if (stopping_) {
+    supervisor_.kill_now();
+    return;
+  }
   stopping_ = true;
   control_.close();
+  reap_timer_.stop();
+  supervisor_.shutdown([this] { finish_shutdown(); });
+}
+
+void Agent::finish_shutdown() {
+  state_timer_.stop();
+  save_state_now();
   sigterm_.reset();
   sigint_.reset();
   sighup_.reset();
+  log_info("every tunnel is stopped");
 }
 
 }  // namespace tether

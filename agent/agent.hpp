@@ -1,17 +1,22 @@
 // The daemon: owns every subsystem, wires them together on one loop, and
-// handles the process-level signals (TERM/INT stop, HUP reload).
+// handles the process-level work: start-up (reaping what a killed agent left
+// behind, then bringing the desired tunnels back), SIGHUP reload, and the
+// two-stage SIGTERM shutdown.
 #pragma once
 
 #include <uv.h>
 
 #include <memory>
 #include <string>
+#include <vector>
 
 #include "commands.hpp"
 #include "config.hpp"
 #include "control.hpp"
 #include "events.hpp"
 #include "options.hpp"
+#include "statefile.hpp"
+#include "supervisor.hpp"
 #include "uvpp.hpp"
 
 namespace tether {
@@ -22,32 +27,50 @@ class Agent {
   Agent(uv_loop_t* loop, Config cfg, Options opts);
   ~Agent();
 
-  // Listens on the control socket and installs signal handlers.
+  // Listens on the control socket, installs signal handlers, and begins
+  // restoring tunnels. Returns 0 or a negative errno with *err.
   int start(std::string* err);
   // Exit status for main() once the loop has ended.
   int exit_code() const { return exit_code_; }
 
-  uv_loop_t* loop() const { return loop_; }
   const Config& config() const { return cfg_; }
   EventBus& events() { return events_; }
-  Control& control() { return control_; }
+  Supervisor& supervisor() { return supervisor_; }
 
-  // Re-reads the config file. Returns "" or the errors, one per line; on
-  // error the running config stays.
+  // What `start <id>` means: a port, a [tunnel NAME] section, or a name
+  // with a token. Returns false with *err when the id names nothing.
+  bool tunnel_spec(const std::string& id, TunnelSpec* out, std::string* err) const;
+
+  // Re-reads the config file and applies the difference. Returns "" or the
+  // errors, one per line; on error the running config stays.
   std::string reload();
-  // Begins an orderly shutdown; the loop ends once everything is closed.
+  // First call: stop every tunnel gracefully, then exit. Second call: kill.
   void shutdown();
 
  private:
   static void on_signal(uv_signal_t* h, int signum);
+  void restore();
+  void reap(std::vector<StateRecord> orphans);
+  void bring_back(const std::vector<StateRecord>& records);
+  void apply_tunnel_changes(const Config& old_cfg);
+  TunnelSpec spec_for(const TunnelConfig& t) const;
+  void state_changed();
+  void save_state_now();
+  void finish_shutdown();
 
   uv_loop_t* loop_;
   Config cfg_;
   Options opts_;
   EventBus events_;
+  Supervisor supervisor_;
   Commands commands_;
   Control control_;
   UvHandle<uv_signal_t> sigterm_, sigint_, sighup_;
+  Timer state_timer_;  // coalesces state writes to one per loop turn
+  Timer reap_timer_;
+  std::vector<StateRecord> orphans_;  // still being reaped: kept in the state file
+  std::vector<StateRecord> restoring_;
+  uint64_t reap_started_ms_ = 0;
   bool stopping_ = false;
   int exit_code_ = 0;
 };

@@ -1,15 +1,65 @@
 #include "commands.hpp"
 
+#include <cctype>
+
 #include "agent.hpp"
+#include "child.hpp"
+#include "report.hpp"
+#include "supervisor.hpp"
 #include "version.hpp"
 
 namespace tether {
+namespace {
+
+constexpr size_t kDefaultLogLines = 20;
+
+const char* const kInstallHint =
+    "cloudflared was not found. Install it: on Debian, Ubuntu or Raspberry Pi OS download the package for "
+    "your board from https://github.com/cloudflare/cloudflared/releases/latest "
+    "(cloudflared-linux-arm64.deb for 64-bit/aarch64, cloudflared-linux-armhf.deb for 32-bit/armhf, "
+    "cloudflared-linux-amd64.deb for x86_64) and run 'sudo dpkg -i cloudflared-linux-*.deb', or use "
+    "Cloudflare's apt repository (https://pkg.cloudflare.com); if it is installed outside PATH, set "
+    "[cloudflared] path in tether.ini";
+
+bool all_digits(const std::string& s) {
+  if (s.empty()) return false;
+  for (char c : s)
+    if (!std::isdigit(static_cast<unsigned char>(c))) return false;
+  return true;
+}
+
+// A tunnel id as typed: a port ("08080" is 8080) or a name. Returns "" and
+// a usage message when it is neither.
+std::string tunnel_id(const std::string& arg, std::string* err) {
+  if (all_digits(arg)) {
+    long port = arg.size() > 5 ? 0 : std::stol(arg);
+    if (port < 1 || port > 65535) {
+      *err = "port must be a number from 1 to 65535, got '" + printable(arg) + "'";
+      return "";
+    }
+    return std::to_string(port);
+  }
+  if (valid_tunnel_name(arg)) return arg;
+  *err = "'" + printable(arg) + "' is neither a port (1-65535) nor a tunnel name (a-z, 0-9, '-', starting with a letter)";
+  return "";
+}
+
+}  // namespace
 
 Commands::Commands(Agent& agent) : agent_(agent) {
   verbs_ = {
       {"help", "", "list the commands", 0, 0, &Commands::help},
       {"ping", "", "check that the agent answers (OK pong)", 0, 0, &Commands::ping},
       {"version", "", "agent and library versions", 0, 0, &Commands::version},
+      {"start", "<port>|<name> [nowait]", "start a tunnel; replies with its URL once known", 1, 2, &Commands::start},
+      {"stop", "<id>", "stop a tunnel (its cloudflared and their group)", 1, 1, &Commands::stop},
+      {"restart", "<id>", "replace a tunnel's cloudflared by a new one", 1, 1, &Commands::restart},
+      {"list", "", "every tunnel: id, kind, state, URL, pid, uptime, restarts", 0, 0, &Commands::list},
+      {"status", "<id>", "one tunnel in detail, with its last exit and error", 1, 1, &Commands::status},
+      {"logs", "<id> [n]", "the last n lines of a tunnel's cloudflared output (default 20)", 1, 2, &Commands::logs},
+      {"killall", "", "stop every tunnel", 0, 0, &Commands::killall},
+      {"watch", "", "turn this connection into a stream of events", 0, 0, &Commands::watch},
+      {"reload", "", "re-read the configuration file and apply it", 0, 0, &Commands::reload},
       {"quit", "", "close this connection", 0, 0, &Commands::quit},
   };
 }
@@ -61,6 +111,128 @@ void Commands::version(const Request&, const Caller&, ReplyFn done) {
   Reply r = Reply::Ok(version_line());
   r.data["version"] = kVersion;
   done(r);
+}
+
+void Commands::start(const Request& req, const Caller& caller, ReplyFn done) {
+  bool wait = true;
+  if (req.args.size() == 2) {
+    if (req.args[1] != "nowait") {
+      done(Reply::Err("usage", "start <port>|<name> [nowait]: unknown option '" + printable(req.args[1]) + "'"));
+      return;
+    }
+    wait = false;
+  }
+  std::string err;
+  std::string id = tunnel_id(req.args[0], &err);
+  if (id.empty()) {
+    done(Reply::Err("usage", "start <port>|<name> [nowait]: " + err));
+    return;
+  }
+  const Config& cfg = agent_.config();
+  if (find_executable(cfg.cloudflared.path).empty()) {
+    done(Reply::Err("nocloudflared", std::string(kInstallHint) + " (looked for '" + cfg.cloudflared.path + "')"));
+    return;
+  }
+  TunnelSpec spec;
+  if (!agent_.tunnel_spec(id, &spec, &err)) {
+    done(Reply::Err("notfound", err));
+    return;
+  }
+  spec.caller = caller;
+  agent_.supervisor().start(spec, wait, std::move(done));
+}
+
+void Commands::stop(const Request& req, const Caller&, ReplyFn done) {
+  std::string err;
+  std::string id = tunnel_id(req.args[0], &err);
+  if (id.empty()) {
+    done(Reply::Err("usage", "stop <id>: " + err));
+    return;
+  }
+  agent_.supervisor().stop(id, std::move(done));
+}
+
+void Commands::restart(const Request& req, const Caller&, ReplyFn done) {
+  std::string err;
+  std::string id = tunnel_id(req.args[0], &err);
+  if (id.empty()) {
+    done(Reply::Err("usage", "restart <id>: " + err));
+    return;
+  }
+  agent_.supervisor().restart(id, std::move(done));
+}
+
+void Commands::list(const Request&, const Caller&, ReplyFn done) {
+  auto infos = agent_.supervisor().infos();
+  Reply r = Reply::Ok(std::to_string(infos.size()) + " tunnels");
+  nlohmann::json all = nlohmann::json::array();
+  r.lines.push_back(list_header());
+  for (const auto& i : infos) {
+    r.lines.push_back(list_line(i));
+    all.push_back(info_json(i));
+  }
+  r.data["tunnels"] = all;
+  done(r);
+}
+
+void Commands::status(const Request& req, const Caller&, ReplyFn done) {
+  std::string err;
+  std::string id = tunnel_id(req.args[0], &err);
+  TunnelInfo info;
+  if (id.empty()) {
+    done(Reply::Err("usage", "status <id>: " + err));
+  } else if (!agent_.supervisor().info(id, &info)) {
+    done(Reply::Err("notfound", "no tunnel '" + id + "' (see 'list')"));
+  } else {
+    Reply r = Reply::Ok(id + " " + info.state);
+    r.lines = status_lines(info);
+    r.data["tunnel"] = info_json(info);
+    done(r);
+  }
+}
+
+void Commands::logs(const Request& req, const Caller&, ReplyFn done) {
+  std::string err;
+  std::string id = tunnel_id(req.args[0], &err);
+  if (id.empty()) {
+    done(Reply::Err("usage", "logs <id> [n]: " + err));
+    return;
+  }
+  size_t n = kDefaultLogLines;
+  if (req.args.size() == 2) {
+    const std::string& a = req.args[1];
+    if (!all_digits(a) || a.size() > 4 || std::stoul(a) == 0) {
+      done(Reply::Err("usage", "logs <id> [n]: n must be a number from 1 to 9999"));
+      return;
+    }
+    n = std::stoul(a);
+  }
+  Reply r = Reply::Ok();
+  if (!agent_.supervisor().logs(id, n, &r.lines)) {
+    done(Reply::Err("notfound", "no tunnel '" + id + "' (see 'list')"));
+    return;
+  }
+  r.message = std::to_string(r.lines.size()) + " lines";
+  done(r);
+}
+
+void Commands::killall(const Request&, const Caller&, ReplyFn done) { agent_.supervisor().killall(std::move(done)); }
+
+void Commands::watch(const Request&, const Caller&, ReplyFn done) {
+  Reply r = Reply::Ok("watching");
+  r.after = Reply::After::watch;
+  done(r);
+}
+
+void Commands::reload(const Request&, const Caller&, ReplyFn done) {
+  std::string errors = agent_.reload();
+  if (!errors.empty()) {
+    for (char& c : errors)
+      if (c == '\n') c = ';';
+    done(Reply::Err("config", "the running configuration is kept: " + errors));
+    return;
+  }
+  done(Reply::Ok("reloaded " + agent_.config().path));
 }
 
 void Commands::quit(const Request&, const Caller&, ReplyFn done) {

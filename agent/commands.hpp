@@ -46,6 +46,15 @@ class Commands {
   void help(const Request&, const Caller&, ReplyFn done);
   void ping(const Request&, const Caller&, ReplyFn done);
   void version(const Request&, const Caller&, ReplyFn done);
+  void start(const Request&, const Caller&, ReplyFn done);
+  void stop(const Request&, const Caller&, ReplyFn done);
+  void restart(const Request&, const Caller&, ReplyFn done);
+  void list(const Request&, const Caller&, ReplyFn done);
+  void status(const Request&, const Caller&, ReplyFn done);
+  void logs(const Request&, const Caller&, ReplyFn done);
+  void killall(const Request&, const Caller&, ReplyFn done);
+  void watch(const Request&, const Caller&, ReplyFn done);
+  void reload(const Request&, const Caller&, ReplyFn done);
   void quit(const Request&, const Caller&, ReplyFn done);
 
   static Reply usage(const Verb& v);

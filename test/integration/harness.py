@@ -150,6 +150,7 @@ class Agent:
         self.marker = marker or uuid.uuid4().hex
         self.log_path = os.path.join(self.dir, "agent.%d.log" % time.monotonic_ns())
         self.proc = None
+        self.clients = []
         if config is not None:
             self.write_config(config)
         self.env = dict(os.environ)
@@ -196,17 +197,20 @@ class Agent:
             c.close()
 
     def client(self, timeout=10.0):
-        return Client(self.socket, timeout)
+        """A connection that the test may leave open: closed at cleanup."""
+        c = Client(self.socket, timeout)
+        self.clients.append(c)
+        return c
 
     def request(self, line, timeout=40.0):
-        c = self.client(timeout)
+        c = Client(self.socket, timeout)
         try:
             return c.request(line, timeout)
         finally:
             c.close()
 
     def json(self, line, timeout=40.0):
-        c = self.client(timeout)
+        c = Client(self.socket, timeout)
         try:
             return c.json(line, timeout)
         finally:
@@ -277,6 +281,8 @@ class AgentTest(unittest.TestCase):
 
     def _cleanup(self):
         for a in self.agents:
+            for c in a.clients:
+                c.close()
             if a.proc and a.proc.poll() is None:
                 a.proc.send_signal(signal.SIGTERM)
                 try:

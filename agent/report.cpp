@@ -1,0 +1,86 @@
+#include "report.hpp"
+
+#include <cstdio>
+
+namespace tether {
+namespace {
+
+std::string or_dash(const std::string& s) { return s.empty() ? "-" : s; }
+
+std::string pad(std::string s, size_t width) {
+  if (s.size() < width) s.resize(width, ' ');
+  return s;
+}
+
+const char* kind_name(TunnelKind k) { return k == TunnelKind::quick ? "quick" : "named"; }
+
+}  // namespace
+
+std::string format_uptime(int64_t s) {
+  char buf[32];
+  if (s < 0) return "-";
+  if (s < 60) snprintf(buf, sizeof buf, "%llds", static_cast<long long>(s));
+  else if (s < 3600) snprintf(buf, sizeof buf, "%lldm%02llds", static_cast<long long>(s / 60), static_cast<long long>(s % 60));
+  else if (s < 86400) snprintf(buf, sizeof buf, "%lldh%02lldm", static_cast<long long>(s / 3600), static_cast<long long>(s % 3600 / 60));
+  else snprintf(buf, sizeof buf, "%lldd%02lldh", static_cast<long long>(s / 86400), static_cast<long long>(s % 86400 / 3600));
+  return buf;
+}
+
+std::string list_header() {
+  return pad("ID", 11) + pad("KIND", 6) + pad("STATE", 9) + pad("URL", 54) + pad("PID", 8) + pad("UPTIME", 7) +
+         "RESTARTS";
+}
+
+std::string list_line(const TunnelInfo& t) {
+  return pad(t.id, 10) + " " + pad(kind_name(t.kind), 5) + " " + pad(t.state, 8) + " " + pad(or_dash(t.url), 53) +
+         " " + pad(t.pid ? std::to_string(t.pid) : "-", 7) + " " + pad(format_uptime(t.uptime_s), 6) + " " +
+         std::to_string(t.restarts);
+}
+
+std::vector<std::string> status_lines(const TunnelInfo& t) {
+  std::vector<std::string> out = {
+      "id: " + t.id,
+      std::string("kind: ") + kind_name(t.kind),
+      "state: " + t.state,
+      "url: " + or_dash(t.url),
+      "pid: " + (t.pid ? std::to_string(t.pid) : std::string("-")),
+      "uptime: " + format_uptime(t.uptime_s),
+      "restarts: " + std::to_string(t.restarts),
+      "connections: " + std::to_string(t.connections),
+      "origin: " + t.origin,
+  };
+  if (t.metrics_port) out.push_back("metrics: 127.0.0.1:" + std::to_string(t.metrics_port));
+  if (t.next_restart_ms >= 0) {
+    char buf[32];
+    snprintf(buf, sizeof buf, "%.1fs", static_cast<double>(t.next_restart_ms) / 1000.0);
+    out.push_back(std::string("next restart in: ") + buf);
+  }
+  if (!t.credentials.empty()) out.push_back("credentials: bad (" + t.credentials + ")");
+  if (!t.last_exit.empty()) out.push_back("last exit: " + t.last_exit);
+  if (!t.last_error.empty()) out.push_back("last error: " + t.last_error);
+  return out;
+}
+
+nlohmann::json info_json(const TunnelInfo& t) {
+  nlohmann::json j = {
+      {"id", t.id},
+      {"kind", kind_name(t.kind)},
+      {"state", t.state},
+      {"url", t.url.empty() ? nlohmann::json(nullptr) : nlohmann::json(t.url)},
+      {"pid", t.pid ? nlohmann::json(t.pid) : nlohmann::json(nullptr)},
+      {"uptime_s", t.uptime_s >= 0 ? nlohmann::json(t.uptime_s) : nlohmann::json(nullptr)},
+      {"uptime", format_uptime(t.uptime_s)},
+      {"restarts", t.restarts},
+      {"connections", t.connections},
+      {"url_changes", t.url_changes},
+      {"origin", t.origin},
+  };
+  if (t.metrics_port) j["metrics"] = "127.0.0.1:" + std::to_string(t.metrics_port);
+  if (t.next_restart_ms >= 0) j["next_restart_ms"] = t.next_restart_ms;
+  if (!t.credentials.empty()) j["credentials_error"] = t.credentials;
+  if (!t.last_exit.empty()) j["last_exit"] = t.last_exit;
+  if (!t.last_error.empty()) j["last_error"] = t.last_error;
+  return j;
+}
+
+}  // namespace tether

@@ -1,0 +1,35 @@
+// What a line of cloudflared's output means to the supervisor. Pure: the
+// patterns are compiled once (PCRE2, JIT where available) and a line goes in,
+// a classification comes out. Formats: reference/cloudflared.md §3-4.
+#pragma once
+
+#include <string>
+#include <string_view>
+
+namespace tether {
+
+struct LineInfo {
+  enum class Kind {
+    none,
+    url,            // quick tunnel URL (never api.trycloudflare.com)
+    registered,     // a connection to the edge is up
+    unregistered,   // a connection is down
+    shutdown,       // cloudflared began a graceful shutdown
+    unauthorized,   // the edge refuses the tunnel's credentials
+  };
+  Kind kind = Kind::none;
+  // A zerolog record ("<time> <LVL> <message>"); otherwise a plain line:
+  // a fatal error printed before exit, usage text, a continuation.
+  bool record = false;
+  char level = 0;        // first letter of TRC DBG INF WRN ERR FTL PNC ???
+  std::string_view message;  // the record's message and fields, or the whole plain line
+  std::string url;
+  int conn_index = -1;
+
+  // ERR/FTL/PNC records and plain lines are what explain a failure.
+  bool is_error() const { return record ? (level == 'E' || level == 'F' || level == 'P') : !message.empty(); }
+};
+
+LineInfo scan_line(std::string_view line);
+
+}  // namespace tether

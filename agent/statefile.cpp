@@ -1,0 +1,194 @@
+#include "statefile.hpp"
+
+#include <dirent.h>
+#include <sys/stat.h>
+
+#include <cerrno>
+#include <cstdio>
+#include <cstring>
+#include <ctime>
+#include <fstream>
+#include <nlohmann/json.hpp>
+
+#include "atomicfile.hpp"
+#include "child.hpp"
+
+namespace tether {
+namespace {
+
+constexpr int kVersion = 1;
+constexpr size_t kMaxStateFile = 4 << 20;
+
+std::string path_of(const std::string& dir) { return dir + "/state.json"; }
+
+struct ProcStat {
+  char state = 0;
+  int pgrp = 0;
+  uint64_t start_ticks = 0;
+};
+
+// /proc/<pid>/stat: "pid (comm) S ppid pgrp ... starttime(22) ...". comm can
+// hold spaces and parentheses, so fields are counted after the last ')'.
+bool read_proc_stat(int pid, ProcStat* out) {
+  char path[64];
+  snprintf(path, sizeof path, "/proc/%d/stat", pid);
+  std::ifstream in(path);
+  std::string text;
+  if (!in || !std::getline(in, text)) return false;
+  size_t close = text.rfind(')');
+  if (close == std::string::npos) return false;
+  std::vector<std::string> fields;  // fields[0] is field 3 (state)
+  size_t i = close + 2;
+  while (i < text.size()) {
+    size_t sp = text.find(' ', i);
+    if (sp == std::string::npos) sp = text.size();
+    fields.push_back(text.substr(i, sp - i));
+    i = sp + 1;
+  }
+  if (fields.size() < 20) return false;
+  out->state = fields[0].empty() ? 0 : fields[0][0];
+  out->pgrp = std::atoi(fields[2].c_str());
+  out->start_ticks = std::strtoull(fields[19].c_str(), nullptr, 10);
+  return true;
+}
+
+}  // namespace
+
+std::string state_to_json(const std::vector<StateRecord>& records) {
+  nlohmann::json tunnels = nlohmann::json::array();
+  for (const auto& r : records) {
+    const TunnelSpec& s = r.spec;
+    nlohmann::json t = {{"id", s.id},
+                        {"kind", s.kind == TunnelKind::quick ? "quick" : "named"},
+                        {"desired", r.desired},
+                        {"pid", r.pid},
+                        {"start_ticks", r.start_ticks}};
+    if (s.kind == TunnelKind::quick) t["port"] = s.port;
+    if (!s.hostname.empty()) t["hostname"] = s.hostname;
+    if (!s.token_env.empty()) t["token_env"] = s.token_env;
+    if (!s.section.empty()) t["section"] = s.section;
+    if (s.caller.kind == Caller::Kind::telegram)
+      t["notify"] = {{"telegram_chat_id", s.caller.chat_id}, {"telegram_thread_id", s.caller.thread_id}};
+    tunnels.push_back(t);
+  }
+  return nlohmann::json{{"version", kVersion}, {"tunnels", tunnels}}.dump(1) + "\n";
+}
+
+bool state_from_json(const std::string& text, std::vector<StateRecord>* out, std::string* err) {
+  auto j = nlohmann::json::parse(text, nullptr, false);
+  if (j.is_discarded() || !j.is_object()) {
+    *err = "not a JSON object";
+    return false;
+  }
+  if (j.value("version", 0) != kVersion) {
+    *err = "unknown version (expected " + std::to_string(kVersion) + ")";
+    return false;
+  }
+  auto tunnels = j.find("tunnels");
+  if (tunnels == j.end() || !tunnels->is_array()) {
+    *err = "no \"tunnels\" array";
+    return false;
+  }
+  std::vector<StateRecord> records;
+  try {
+    for (const auto& t : *tunnels) {
+      StateRecord r;
+      r.spec.id = t.at("id").get<std::string>();
+      std::string kind = t.at("kind").get<std::string>();
+      if (kind != "quick" && kind != "named") throw std::runtime_error("kind '" + kind + "'");
+      r.spec.kind = kind == "quick" ? TunnelKind::quick : TunnelKind::named;
+      r.spec.port = t.value("port", 0);
+      if (r.spec.kind == TunnelKind::quick && (r.spec.port < 1 || r.spec.port > 65535 ||
+                                               r.spec.id != std::to_string(r.spec.port)))
+        throw std::runtime_error("quick tunnel '" + r.spec.id + "' without a valid port");
+      if (r.spec.kind == TunnelKind::named && !valid_tunnel_name(r.spec.id))
+        throw std::runtime_error("named tunnel id '" + r.spec.id + "'");
+      r.spec.hostname = t.value("hostname", "");
+      r.spec.token_env = t.value("token_env", "");
+      r.spec.section = t.value("section", "");
+      r.desired = t.value("desired", true);
+      r.pid = t.value("pid", 0);
+      r.start_ticks = t.value("start_ticks", uint64_t{0});
+      if (t.contains("notify")) {
+        r.spec.caller.kind = Caller::Kind::telegram;
+        r.spec.caller.chat_id = t["notify"].value("telegram_chat_id", int64_t{0});
+        r.spec.caller.thread_id = t["notify"].value("telegram_thread_id", int64_t{0});
+      }
+      records.push_back(r);
+    }
+  } catch (const std::exception& e) {
+    *err = std::string("bad tunnel entry: ") + e.what();
+    return false;
+  }
+  *out = std::move(records);
+  return true;
+}
+
+std::vector<StateRecord> load_state(const std::string& state_dir, std::string* warning) {
+  std::string path = path_of(state_dir), text, err;
+  int rc = read_file(path, &text, kMaxStateFile, &err);
+  if (rc == -ENOENT) return {};
+  std::vector<StateRecord> records;
+  if (rc == 0 && state_from_json(text, &records, &err)) return records;
+  std::string aside = path + ".corrupt-" + std::to_string(time(nullptr));
+  bool moved = rename(path.c_str(), aside.c_str()) == 0;
+  *warning = "state file " + path + " is unusable (" + err + "); " +
+             (moved ? "moved it to " + aside : "could not move it aside: " + std::string(std::strerror(errno))) +
+             " and starting without it";
+  return {};
+}
+
+int save_state(const std::string& state_dir, const std::vector<StateRecord>& records, std::string* err) {
+  if (mkdir(state_dir.c_str(), 0755) != 0 && errno != EEXIST) {
+    *err = "cannot create state directory " + state_dir + ": " + std::strerror(errno);
+    return -errno;
+  }
+  return write_file_atomic(path_of(state_dir), state_to_json(records), 0644, err);
+}
+
+namespace {
+
+bool argv0_is_cloudflared(int pid) {
+  char path[64];
+  snprintf(path, sizeof path, "/proc/%d/cmdline", pid);
+  std::ifstream in(path, std::ios::binary);
+  std::string argv0;
+  if (!in || !std::getline(in, argv0, '\0')) return false;
+  size_t slash = argv0.rfind('/');
+  return argv0.substr(slash == std::string::npos ? 0 : slash + 1) == "cloudflared";
+}
+
+}  // namespace
+
+std::vector<int> group_members(int pgid) {
+  std::vector<int> out;
+  DIR* d = opendir("/proc");
+  if (!d) return out;
+  while (struct dirent* e = readdir(d)) {
+    char* end;
+    long pid = std::strtol(e->d_name, &end, 10);
+    ProcStat st;
+    if (*end || pid <= 0 || !read_proc_stat(static_cast<int>(pid), &st)) continue;
+    if (st.pgrp == pgid && st.state != 'Z' && st.state != 'X') out.push_back(static_cast<int>(pid));
+  }
+  closedir(d);
+  return out;
+}
+
+bool is_our_cloudflared_group(int pgid, uint64_t start_ticks) {
+  if (pgid <= 0) return false;
+  ProcStat leader;
+  if (read_proc_stat(pgid, &leader) && leader.state != 'Z')
+    return leader.start_ticks == start_ticks && argv0_is_cloudflared(pgid);
+  std::vector<int> members = group_members(pgid);
+  for (int pid : members)
+    if (!argv0_is_cloudflared(pid)) return false;
+  return !members.empty();
+}
+
+uint64_t proc_start_ticks(int pid) {
+  ProcStat st;
+  return read_proc_stat(pid, &st) ? st.start_ticks : 0;
+}
+
+}  // namespace tether

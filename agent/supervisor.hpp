@@ -1,0 +1,121 @@
+// The supervisor owns the tunnels and their children. Every state change of
+// a tunnel goes through this file (in the manner of s6): spawn, output,
+// exit, and the timers for backoff, health, stability and the kill after the
+// grace period.
+//
+//   starting --url/connection--> running <--> degraded (no connection)
+//      |                            |             |
+//      +------ unexpected exit -----+-------------+--> backoff --timer--> starting
+//      |                                                  |
+//      +-- stop --> stopping --exit--> (gone)             +--> failed (max_restarts)
+#pragma once
+
+#include <uv.h>
+
+#include <cstdint>
+#include <functional>
+#include <map>
+#include <memory>
+#include <random>
+#include <string>
+#include <vector>
+
+#include "commands.hpp"
+#include "config.hpp"
+#include "report.hpp"
+
+namespace tether {
+
+class EventBus;
+
+enum class TunnelState { starting, running, degraded, backoff, stopping, failed };
+const char* state_name(TunnelState s);
+
+struct TunnelSpec {
+  std::string id;          // the port (quick) or the name (named)
+  TunnelKind kind = TunnelKind::quick;
+  int port = 0;            // quick
+  std::string hostname;    // named, for its URL
+  std::string token_env;   // named: where its token is found
+  std::string section;     // the [tunnel NAME] it comes from; empty at runtime
+  Caller caller;           // who started it: notices go back there
+
+  bool operator==(const TunnelSpec& o) const;
+  bool operator!=(const TunnelSpec& o) const { return !(*this == o); }
+};
+
+// Where a named tunnel's token comes from; returns "" and says why in *err
+// when there is none.
+using TokenLookup = std::function<std::string(const TunnelSpec& spec, std::string* err)>;
+
+class Supervisor {
+ public:
+  Supervisor(uv_loop_t* loop, const Config& cfg, EventBus& events, TokenLookup tokens);
+  ~Supervisor();
+
+  // Replies "OK <id> <url>" once the URL (quick) or a connection (named) is
+  // known, else "OK <id> pending" after start_wait_s (at once when !wait).
+  void start(const TunnelSpec& spec, bool wait, ReplyFn done);
+  // Replies "OK stopped <id>" from the exit of the child.
+  void stop(const std::string& id, ReplyFn done);
+  // A new child for the tunnel; replies like start.
+  // With new_spec (a changed config section), the tunnel continues with it.
+  void restart(const std::string& id, ReplyFn done, const TunnelSpec* new_spec = nullptr);
+  void killall(ReplyFn done);
+  // Agent shutdown: every child is stopped (TERM, grace, KILL) but the
+  // tunnels stay, so the state file still lists them for the next start.
+  void shutdown(std::function<void()> done);
+  // A second SIGTERM: no more grace.
+  void kill_now();
+
+  bool exists(const std::string& id) const { return tunnels_.count(id) != 0; }
+  const TunnelSpec* spec(const std::string& id) const;
+  std::vector<TunnelInfo> infos() const;
+  bool info(const std::string& id, TunnelInfo* out) const;
+  bool logs(const std::string& id, size_t n, std::vector<std::string>* out) const;
+  size_t size() const { return tunnels_.size(); }
+  // The child's pid, or 0.
+  int pid(const std::string& id) const;
+  std::vector<std::string> ids() const;
+
+  // For the state file: every tunnel with its child's pid and start time;
+  // desired is false for a tunnel being stopped for good.
+  using RecordFn = std::function<void(const TunnelSpec& spec, bool desired, int pid, uint64_t start_ticks)>;
+  void for_each(const RecordFn& fn) const;
+
+  // Called whenever the set of tunnels or a child's pid changes (the state
+  // file listens).
+  void on_change(std::function<void()> fn) { on_change_ = std::move(fn); }
+
+ private:
+  struct Tunnel;
+
+  void spawn(Tunnel& t, const std::string& reason);
+  void on_line(Tunnel& t, std::string_view line);
+  void on_exit(Tunnel& t, int64_t status, int term_signal);
+  void enter(Tunnel& t, TunnelState s);
+  void terminate(Tunnel& t);
+  void unhealthy(Tunnel& t);
+  void give_up(Tunnel& t, const std::string& why);
+  void schedule_respawn(Tunnel& t, const std::string& reason);
+  void remove(const std::string& id, const std::string& detail);
+  void wait_for_url(Tunnel& t, ReplyFn done);
+  void answer_waiters(Tunnel& t, const Reply& r);
+  std::string public_url(const Tunnel& t) const;
+  TunnelInfo snapshot(const Tunnel& t) const;
+  std::vector<std::string> command_line(const Tunnel& t, const std::string& exe) const;
+  void changed();
+  void check_shutdown_done();
+
+  uv_loop_t* loop_;
+  const Config& cfg_;
+  EventBus& events_;
+  TokenLookup tokens_;
+  std::map<std::string, std::unique_ptr<Tunnel>> tunnels_;
+  std::function<void()> on_change_;
+  std::function<void()> shutdown_done_;
+  bool shutting_down_ = false;
+  std::minstd_rand rng_;
+};
+
+}  // namespace tether
