@@ -6,7 +6,7 @@ BUILD_TYPE ?= RelWithDebInfo
 JOBS       ?= $(shell nproc)
 CMAKE_ARGS ?=
 
-.PHONY: all deps build run test asan valgrind clean
+.PHONY: all deps build run test asan valgrind soak clean
 
 all: build
 
@@ -38,3 +38,11 @@ valgrind: build
 
 clean:
 	rm -rf build build-asan build-* run
+
+# 100 flapping tunnels for SOAK_SECONDS (default 300) under ASan/UBSan:
+# no leak, no zombie, no orphan, flat memory.
+SOAK_SECONDS ?= 300
+soak:
+	@$(MAKE) --no-print-directory build BUILD_DIR=build-asan BUILD_TYPE=Debug CMAKE_ARGS="-DTETHER_SANITIZE=ON"
+	@scripts/deps.sh test
+	TETHER_BUILD_DIR=build-asan TETHER_SANITIZED=1 SOAK_SECONDS=$(SOAK_SECONDS) python3 test/soak/soak.py

@@ -208,6 +208,7 @@ class Control::Conn : public std::enable_shared_from_this<Conn> {
       auto c = weak.lock();
       if (!c || c->closing_ || c->shutting_) return;
       if (c->output_full()) {
+        log_warn("control: dropping a watcher that does not read its events");
         c->send("ERR slow watcher: events were not read fast enough; dropped");
         c->finish();
         return;

@@ -380,6 +380,9 @@ void Supervisor::schedule_respawn(Tunnel& t, const std::string& reason) {
                   {{"delay_ms", delay}, {"attempt", t.attempt}});
   std::string id = t.spec.id;
   t.restart_reason = reason;
+  // The loop's clock was read before this exit was processed; without an
+  // update the respawn could come sooner than `delay` after the exit event.
+  uv_update_time(loop_);
   t.backoff_timer.start(delay, [this, id] {
     auto it = tunnels_.find(id);
     if (it != tunnels_.end()) spawn(*it->second, "after " + it->second->restart_reason);
