@@ -30,6 +30,8 @@ Agent::Agent(uv_loop_t* loop, Config cfg, Options opts)
                   [this](const TunnelSpec& spec, std::string* err) {
                     return lookup_token(spec.token_env, cfg_.cloudflare.env_file, err);
                   }),
+      http_(loop),
+      provisioner_(loop, http_, *this),
       commands_(*this),
       control_(loop, commands_, events_),
       state_timer_(loop),
@@ -267,6 +269,7 @@ void Agent::shutdown() {
   stopping_ = true;
   control_.close();
   reap_timer_.stop();
+  provisioner_.cancel_all();
   supervisor_.shutdown([this] { finish_shutdown(); });
 }
 

@@ -14,7 +14,9 @@
 #include "config.hpp"
 #include "control.hpp"
 #include "events.hpp"
+#include "http.hpp"
 #include "options.hpp"
+#include "provision.hpp"
 #include "statefile.hpp"
 #include "supervisor.hpp"
 #include "uvpp.hpp"
@@ -36,6 +38,7 @@ class Agent {
   const Config& config() const { return cfg_; }
   EventBus& events() { return events_; }
   Supervisor& supervisor() { return supervisor_; }
+  Provisioner& provisioner() { return provisioner_; }
 
   // What `start <id>` means: a port, a [tunnel NAME] section, or a name
   // with a token. Returns false with *err when the id names nothing.
@@ -63,6 +66,8 @@ class Agent {
   Options opts_;
   EventBus events_;
   Supervisor supervisor_;
+  Http http_;
+  Provisioner provisioner_;
   Commands commands_;
   Control control_;
   UvHandle<uv_signal_t> sigterm_, sigint_, sighup_;

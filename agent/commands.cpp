@@ -59,6 +59,9 @@ Commands::Commands(Agent& agent) : agent_(agent) {
       {"logs", "<id> [n]", "the last n lines of a tunnel's cloudflared output (default 20)", 1, 2, &Commands::logs},
       {"killall", "", "stop every tunnel", 0, 0, &Commands::killall},
       {"watch", "", "turn this connection into a stream of events", 0, 0, &Commands::watch},
+      {"provision", "<name> [service=<url>] [start]",
+       "create or repair tunnel <name>, its DNS name and stored token (Cloudflare API)", 1, 3, &Commands::provision},
+      {"deprovision", "<name>", "stop and delete tunnel <name>, its DNS record and token", 1, 1, &Commands::deprovision},
       {"reload", "", "re-read the configuration file and apply it", 0, 0, &Commands::reload},
       {"quit", "", "close this connection", 0, 0, &Commands::quit},
   };
@@ -233,6 +236,45 @@ void Commands::reload(const Request&, const Caller&, ReplyFn done) {
     return;
   }
   done(Reply::Ok("reloaded " + agent_.config().path));
+}
+
+void Commands::provision(const Request& req, const Caller&, ReplyFn done) {
+  const std::string& name = req.args[0];
+  const std::string usage_text = "provision <name> [service=<url>] [start]: ";
+  if (!valid_tunnel_name(name)) {
+    done(Reply::Err("usage", usage_text + "'" + printable(name) +
+                                 "' is not a tunnel name (a-z, 0-9, '-', starting with a letter)"));
+    return;
+  }
+  const TunnelConfig* section = agent_.config().find_tunnel(name);
+  if (section && section->kind == TunnelKind::quick) {
+    done(Reply::Err("usage", usage_text + "[tunnel " + name + "] is a quick tunnel"));
+    return;
+  }
+  std::string service = section ? section->service : "http://localhost:80";
+  bool start = false;
+  for (size_t i = 1; i < req.args.size(); ++i) {
+    const std::string& a = req.args[i];
+    if (a == "start") {
+      start = true;
+    } else if (a.rfind("service=", 0) == 0 &&
+               (a.find("://") != std::string::npos || a.rfind("service=http_status:", 0) == 0)) {
+      service = a.substr(8);
+    } else {
+      done(Reply::Err("usage", usage_text + "unknown argument '" + printable(a) +
+                                   "' (service=<url> such as service=http://localhost:8080, or start)"));
+      return;
+    }
+  }
+  agent_.provisioner().provision(name, service, start, std::move(done));
+}
+
+void Commands::deprovision(const Request& req, const Caller&, ReplyFn done) {
+  if (!valid_tunnel_name(req.args[0])) {
+    done(Reply::Err("usage", "deprovision <name>: '" + printable(req.args[0]) + "' is not a tunnel name"));
+    return;
+  }
+  agent_.provisioner().deprovision(req.args[0], std::move(done));
 }
 
 void Commands::quit(const Request&, const Caller&, ReplyFn done) {

@@ -55,6 +55,8 @@ class Commands {
   void killall(const Request&, const Caller&, ReplyFn done);
   void watch(const Request&, const Caller&, ReplyFn done);
   void reload(const Request&, const Caller&, ReplyFn done);
+  void provision(const Request&, const Caller&, ReplyFn done);
+  void deprovision(const Request&, const Caller&, ReplyFn done);
   void quit(const Request&, const Caller&, ReplyFn done);
 
   static Reply usage(const Verb& v);

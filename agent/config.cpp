@@ -236,6 +236,7 @@ const std::map<std::string, std::map<std::string, Setter>>& section_keys() {
               c.cloudflare.env_file = v;
               return "";
             }},
+           {"request_timeout_s", [](Config& c, const std::string& v) { return set_int(&c.cloudflare.request_timeout_s, v, 1, 300, "s"); }},
        }},
       {"notify",
        {

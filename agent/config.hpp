@@ -71,6 +71,7 @@ struct CloudflareConfig {
   std::string account_id;  // empty: CLOUDFLARE_ACCOUNT_ID, else from the zone
   std::string zone;
   std::string env_file = "/etc/tether/tunnels.env";
+  int request_timeout_s = 15;  // per API request, as cloudflared's own client
 };
 
 struct NotifyConfig {

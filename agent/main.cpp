@@ -1,6 +1,7 @@
 // tetherd: flags, config, then the loop until shutdown.
 #include <sys/stat.h>
 #include <unistd.h>
+#include <curl/curl.h>
 #include <uv.h>
 
 #include <csignal>
@@ -69,6 +70,7 @@ int main(int argc, char** argv) {
   // errors are handled where they happen.
   signal(SIGPIPE, SIG_IGN);
 
+  curl_global_init(CURL_GLOBAL_DEFAULT);
   uv_loop_t* loop = uv_default_loop();
   int code;
   {
@@ -87,6 +89,7 @@ int main(int argc, char** argv) {
   // Handles closed by destructors still need their close callbacks.
   uv_run(loop, UV_RUN_DEFAULT);
   uv_loop_close(loop);
+  curl_global_cleanup();
   log_info("tetherd stopped");
   return code;
 }

@@ -39,11 +39,23 @@ for set in "$@"; do
     esac
 done
 
+native=$(dpkg --print-architecture)
+
+# Fully installed for the wanted architecture: "pkg" means the native one
+# (or an arch-independent package), "pkg:arm64" that one. With foreign
+# architectures enabled, dpkg-query prints one line per installed arch.
+installed() {
+    case "$1" in
+        *:*) arch=${1#*:} ;;
+        *) arch=$native ;;
+    esac
+    dpkg-query -W -f='${Status} ${Architecture}\n' "$1" 2>/dev/null |
+        grep -Eq "^install ok installed ($arch|all)\$"
+}
+
 missing=""
 for pkg in $wanted; do
-    # dpkg-query prints "install ok installed" only for a fully installed package.
-    status=$(dpkg-query -W -f='${Status}' "$pkg" 2>/dev/null || true)
-    [ "$status" = "install ok installed" ] || missing="$missing $pkg"
+    installed "$pkg" || missing="$missing $pkg"
 done
 [ -n "$missing" ] || exit 0
 

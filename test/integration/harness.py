@@ -8,6 +8,8 @@ poll on an observable condition, never a sleep that hopes.
 
 import json
 import os
+import sys
+import urllib.request
 import shutil
 import signal
 import socket
@@ -268,6 +270,48 @@ class Agent:
         return self.proc.pid
 
 
+class FakeServer:
+    """One of the Python fakes in test/fakes (Cloudflare API, Telegram,
+    webhook) on a free loopback port, with its /__fake/ admin interface."""
+
+    def __init__(self, script, *args):
+        self.dir = tempfile.mkdtemp(prefix="tether-fake-")
+        port_file = os.path.join(self.dir, "port")
+        self.log_path = os.path.join(self.dir, "fake.log")
+        self.log_file = open(self.log_path, "wb")
+        self.proc = subprocess.Popen([sys.executable, os.path.join(FAKES, script), "--port", "0",
+                                      "--port-file", port_file] + list(args),
+                                     stdin=subprocess.DEVNULL, stdout=self.log_file, stderr=subprocess.STDOUT)
+        wait_until(lambda: os.path.exists(port_file) or self.proc.poll() is not None, what=script + " to listen")
+        if self.proc.poll() is not None:
+            raise AssertionError("%s exited:\n%s" % (script, self.log()))
+        with open(port_file) as f:
+            self.port = int(f.read().strip())
+        self.base = "http://127.0.0.1:%d" % self.port
+
+    def admin(self, path, body=None, method=None):
+        data = None if body is None else json.dumps(body).encode()
+        req = urllib.request.Request(self.base + "/__fake/" + path, data=data, method=method or (
+            "POST" if body is not None else "GET"), headers={"Content-Type": "application/json"})
+        with urllib.request.urlopen(req, timeout=10) as r:
+            return json.loads(r.read() or b"null")
+
+    def log(self):
+        with open(self.log_path, "rb") as f:
+            return f.read().decode("utf-8", "replace")
+
+    def stop(self):
+        if self.proc.poll() is None:
+            self.proc.terminate()
+            try:
+                self.proc.wait(10)
+            except subprocess.TimeoutExpired:
+                self.proc.kill()
+                self.proc.wait()
+        self.log_file.close()
+        shutil.rmtree(self.dir, ignore_errors=True)
+
+
 class AgentTest(unittest.TestCase):
     """Starts agents through self.agent(); after each test, stops them and
     fails if any fake cloudflared of the test is still alive."""
@@ -276,6 +320,12 @@ class AgentTest(unittest.TestCase):
         self.agents = []
         self.markers = set()
         self.addCleanup(self._cleanup)
+
+    def fake(self, script, *args):
+        """A Python fake server, stopped after the test."""
+        f = FakeServer(script, *args)
+        self.addCleanup(f.stop)
+        return f
 
     def agent(self, config="", **kwargs):
         a = Agent(config, **kwargs)

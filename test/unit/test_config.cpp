@@ -60,6 +60,7 @@ TEST_CASE("an empty file gives the documented defaults") {
   REQUIRE(c.cloudflare.api_base == "https://api.cloudflare.com/client/v4");
   REQUIRE(c.cloudflare.api_token_env == "CLOUDFLARE_API_TOKEN");
   REQUIRE(c.cloudflare.env_file == "/etc/tether/tunnels.env");
+  REQUIRE(c.cloudflare.request_timeout_s == 15);
   REQUIRE(c.notify.telegram_api_base == "https://api.telegram.org");
   REQUIRE_FALSE(c.telegram.enabled);
   REQUIRE(c.telegram.poll_timeout_s == 50);
@@ -84,7 +85,7 @@ TEST_CASE("every key is read") {
       "unhealthy_after_s = 0\nstop_grace_s = 3\nstart_wait_s = 7\nmax_restarts = 4\nrestart_window_s = 60\n"
       "[cloudflare]\napi_base = http://127.0.0.1:9/client/v4\napi_token_env = CF_TOKEN\n"
       "api_token_file = /etc/tether/api.token\naccount_id = 0123456789abcdef0123456789abcdef\n"
-      "zone = example.com\nenv_file = /tmp/t.env\n"
+      "zone = example.com\nenv_file = /tmp/t.env\nrequest_timeout_s = 3\n"
       "[notify]\nwebhook = https://hooks.example.com/x\ntelegram_bot_token_env = NOTIFY_BOT\n"
       "telegram_chat_id = -1001234\ntelegram_api_base = http://127.0.0.1:8/\n"
       "[telegram]\nbot_token_env = BOT\nallowed_chat_ids = -100123, 42\nallowed_user_ids = 7\n"
@@ -103,6 +104,7 @@ TEST_CASE("every key is read") {
   REQUIRE(c.watchdog.unhealthy_after_s == 0);
   REQUIRE(c.watchdog.max_restarts == 4);
   REQUIRE(c.cloudflare.zone == "example.com");
+  REQUIRE(c.cloudflare.request_timeout_s == 3);
   REQUIRE(c.cloudflare.account_id == "0123456789abcdef0123456789abcdef");
   REQUIRE(c.notify.telegram_chat_id == "-1001234");
   REQUIRE(c.telegram.enabled);
@@ -118,7 +120,7 @@ TEST_CASE("every key is read") {
   REQUIRE(d7->hostname == "drone-7.example.com");
   REQUIRE(d7->token_env == "CF_TUNNEL_TOKEN_DRONE_7");
   REQUIRE(d7->service == "http://localhost:8000");
-  REQUIRE(d7->line == 45);
+  REQUIRE(d7->line == 46);
 }
 
 TEST_CASE("comments, CRLF, blank lines and inline comments") {

@@ -1,0 +1,175 @@
+#include "cfapi.hpp"
+
+#include <cctype>
+#include <cstdio>
+#include <random>
+
+#include "backoff.hpp"
+#include "log.hpp"
+#include "uvpp.hpp"
+
+namespace tether {
+namespace {
+
+constexpr int kMaxAttempts = 5;
+constexpr uint64_t kRetryInitialMs = 500;
+constexpr uint64_t kRetryMaxMs = 8000;
+constexpr uint64_t kMaxRetryAfterMs = 300000;  // Cloudflare blocks for 5 minutes at most
+constexpr size_t kMaxResponse = 4 << 20;
+
+bool transient(int http) { return http == 0 || http == 408 || http == 429 || http >= 500; }
+
+// retry-after in seconds (Cloudflare sends seconds, rounded up).
+uint64_t retry_after_ms(const HttpResponse& r) {
+  auto it = r.headers.find("retry-after");
+  if (it == r.headers.end()) return 0;
+  char* end = nullptr;
+  double s = std::strtod(it->second.c_str(), &end);
+  if (end == it->second.c_str() || s < 0) return 0;
+  return std::min(static_cast<uint64_t>(s * 1000), kMaxRetryAfterMs);
+}
+
+}  // namespace
+
+std::string CfError::text() const {
+  std::string out = step + ": ";
+  if (code) out += std::to_string(code) + " ";
+  return out + message;
+}
+
+bool CfReply::has_code(int code) const {
+  for (int c : codes)
+    if (c == code) return true;
+  return false;
+}
+
+std::string query_string(const std::vector<std::pair<std::string, std::string>>& params) {
+  std::string out;
+  for (const auto& [k, v] : params) {
+    if (!out.empty()) out += '&';
+    out += k + '=';
+    for (unsigned char c : v) {
+      if (std::isalnum(c) || c == '-' || c == '_' || c == '.' || c == '~') {
+        out += static_cast<char>(c);
+      } else {
+        char buf[4];
+        snprintf(buf, sizeof buf, "%%%02X", c);
+        out += buf;
+      }
+    }
+  }
+  return out;
+}
+
+struct CfApi::Call {
+  Call(uv_loop_t* loop) : retry(loop) {}
+  std::string step, method, path, body;
+  Done done;
+  int attempts = 0;
+  uint64_t http_id = 0;
+  Timer retry;
+  std::string last_problem;
+};
+
+CfApi::CfApi(uv_loop_t* loop, Http& http, std::string api_base, std::string token, int timeout_s)
+    : loop_(loop), http_(http), base_(std::move(api_base)), token_(std::move(token)),
+      timeout_ms_(static_cast<long>(timeout_s) * 1000) {
+  while (!base_.empty() && base_.back() == '/') base_.pop_back();
+  secret_add(token_);
+}
+
+CfApi::~CfApi() {
+  for (auto& kv : calls_)
+    if (kv.second->http_id) http_.cancel(kv.second->http_id);
+}
+
+void CfApi::call(const std::string& step, const std::string& method, const std::string& path,
+                 const nlohmann::json& body, Done done) {
+  auto c = std::make_unique<Call>(loop_);
+  c->step = step;
+  c->method = method;
+  c->path = path;
+  if (!body.is_null()) c->body = body.dump();
+  c->done = std::move(done);
+  uint64_t id = next_++;
+  calls_.emplace(id, std::move(c));
+  attempt(id);
+}
+
+void CfApi::attempt(uint64_t id) {
+  Call& c = *calls_.at(id);
+  ++c.attempts;
+  HttpRequest req;
+  req.method = c.method;
+  req.url = base_ + c.path;
+  req.body = c.body;
+  req.timeout_ms = timeout_ms_;
+  req.max_response = kMaxResponse;
+  req.headers = {"Authorization: Bearer " + token_, "Accept: application/json"};
+  if (!c.body.empty()) req.headers.push_back("Content-Type: application/json");
+  c.http_id = http_.fetch(req, [this, id](HttpResponse r) { finish(id, r); });
+}
+
+void CfApi::finish(uint64_t id, const HttpResponse& r) {
+  auto it = calls_.find(id);
+  if (it == calls_.end()) return;
+  Call& c = *it->second;
+  c.http_id = 0;
+  CfReply reply;
+  reply.http = r.status;
+  reply.error.step = c.step;
+  reply.error.http = r.status;
+
+  nlohmann::json j;
+  bool readable = false;
+  if (r.status) {
+    j = nlohmann::json::parse(r.body, nullptr, false);
+    readable = !j.is_discarded() && j.is_object() && j.contains("success");
+  }
+  if (readable) {
+    for (const auto& e : j.value("errors", nlohmann::json::array()))
+      if (e.is_object()) reply.codes.push_back(e.value("code", 0));
+    if (r.status >= 200 && r.status < 300 && j.value("success", false) == true && reply.codes.empty()) {
+      reply.ok = true;
+      reply.result = j.value("result", nlohmann::json());
+      reply.result_info = j.value("result_info", nlohmann::json());
+    } else {
+      const auto& errors = j.value("errors", nlohmann::json::array());
+      if (!errors.empty() && errors[0].is_object()) {
+        reply.error.code = errors[0].value("code", 0);
+        reply.error.message = redacted(errors[0].value("message", std::string("(no message)")));
+      } else {
+        reply.error.message = "HTTP " + std::to_string(r.status) + " without an error message";
+      }
+    }
+  } else if (r.status) {
+    // Never quote the body: a mangled reply may still hold a token.
+    reply.error.message = "unreadable reply (HTTP " + std::to_string(r.status) + ", not a Cloudflare JSON envelope)";
+  } else {
+    reply.error.message = r.timed_out ? "no reply within " + std::to_string(timeout_ms_ / 1000) + "s"
+                                      : "cannot reach the API: " + r.error;
+  }
+
+  bool garbled = r.status >= 200 && r.status < 300 && !readable;  // a proxy's hiccup
+  bool retry = !reply.ok && c.attempts < kMaxAttempts && (transient(r.status) || garbled);
+  if (retry) {
+    uint64_t delay = r.status == 429 ? retry_after_ms(r) : 0;
+    if (!delay) {
+      static std::minstd_rand rng(std::random_device{}());
+      delay = backoff_delay_ms(c.attempts, kRetryInitialMs, kRetryMaxMs,
+                               std::uniform_real_distribution<double>(0, 1)(rng));
+    }
+    log_warn("api %s: %s; retry %d/%d in %.1fs", c.step.c_str(), reply.error.text().c_str(), c.attempts,
+             kMaxAttempts - 1, static_cast<double>(delay) / 1000.0);
+    c.retry.start(delay, [this, id] { attempt(id); });
+    return;
+  }
+  if (!reply.ok && c.attempts > 1) reply.error.message += " (after " + std::to_string(c.attempts) + " attempts)";
+  // The call is gone before its callback runs: the callback may destroy
+  // this CfApi, and nothing here is touched afterwards.
+  Done done = std::move(c.done);
+  calls_.erase(it);
+  done(reply);
+}
+
+}  // namespace tether

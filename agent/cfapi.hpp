@@ -1,0 +1,72 @@
+// Calls to the Cloudflare v4 API on the loop, with the policy of
+// reference/cloudflare-api.md §4: 429 waits for retry-after, 5xx, transport
+// errors, timeouts and unreadable replies retry with backoff a bounded
+// number of times, other 4xx are final. Every outcome is a CfReply whose
+// error names the step it belongs to and Cloudflare's own code and message.
+#pragma once
+
+#include <uv.h>
+
+#include <cstdint>
+#include <functional>
+#include <map>
+#include <memory>
+#include <nlohmann/json.hpp>
+#include <string>
+#include <utility>
+#include <vector>
+
+#include "http.hpp"
+
+namespace tether {
+
+struct CfError {
+  std::string step;     // "create tunnel", "find dns record", ...
+  int http = 0;         // 0: no HTTP answer
+  int code = 0;         // Cloudflare's code (errors[0].code), 0 if none
+  std::string message;
+  std::string text() const;  // "<step>: <code> <message>"
+};
+
+struct CfReply {
+  bool ok = false;
+  int http = 0;
+  nlohmann::json result;      // the envelope's result on success
+  nlohmann::json result_info;
+  CfError error;
+  bool has_code(int code) const;  // any of errors[].code
+  std::vector<int> codes;
+};
+
+// "a=1&b=x%20y" from pairs, percent-encoding values.
+std::string query_string(const std::vector<std::pair<std::string, std::string>>& params);
+
+class CfApi {
+ public:
+  using Done = std::function<void(const CfReply&)>;
+
+  CfApi(uv_loop_t* loop, Http& http, std::string api_base, std::string token, int timeout_s);
+  // Cancels whatever is in flight; no callback runs after this.
+  ~CfApi();
+  CfApi(const CfApi&) = delete;
+  CfApi& operator=(const CfApi&) = delete;
+
+  // path is relative to api_base ("/zones?name=example.com"); body null
+  // means no body.
+  void call(const std::string& step, const std::string& method, const std::string& path,
+            const nlohmann::json& body, Done done);
+
+ private:
+  struct Call;
+  void attempt(uint64_t id);
+  void finish(uint64_t id, const HttpResponse& r);
+
+  uv_loop_t* loop_;
+  Http& http_;
+  std::string base_, token_;
+  long timeout_ms_;
+  std::map<uint64_t, std::unique_ptr<Call>> calls_;
+  uint64_t next_ = 1;
+};
+
+}  // namespace tether

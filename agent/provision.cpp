@@ -1,0 +1,425 @@
+#include "provision.hpp"
+
+#include <cctype>
+#include <cstdlib>
+
+#include "agent.hpp"
+#include "cfapi.hpp"
+#include "envfile.hpp"
+#include "log.hpp"
+#include "tokens.hpp"
+
+namespace tether {
+namespace {
+
+using json = nlohmann::json;
+
+constexpr const char* kMarker = "managed by tether tunnel ";
+constexpr int kDeleteTries = 5;
+constexpr uint64_t kDeleteWaitMs = 2000;
+
+std::string lower(std::string s) {
+  for (char& c : s) c = static_cast<char>(std::tolower(static_cast<unsigned char>(c)));
+  return s;
+}
+
+bool same_name(const json& j, const char* key, const std::string& want) {
+  return j.is_object() && j.contains(key) && j[key].is_string() && lower(j[key].get<std::string>()) == lower(want);
+}
+
+std::string str(const json& j, const char* key) {
+  return j.is_object() && j.contains(key) && j[key].is_string() ? j[key].get<std::string>() : "";
+}
+
+// The zone and its parents: a zone setting of drones.example.com still
+// finds the example.com zone.
+std::vector<std::string> zone_candidates(const std::string& zone) {
+  std::vector<std::string> out;
+  std::string z = zone;
+  while (z.find('.') != std::string::npos) {
+    out.push_back(z);
+    z = z.substr(z.find('.') + 1);
+  }
+  return out;
+}
+
+}  // namespace
+
+class Provisioner::Job {
+ public:
+  enum class Kind { provision, deprovision };
+
+  Job(Provisioner& p, Kind kind, std::string name, std::string service, bool start, ReplyFn done)
+      : p_(p), kind_(kind), name_(std::move(name)), service_(std::move(service)), start_(start),
+        done_(std::move(done)), wait_(p.loop_) {}
+
+  const std::string& name() const { return name_; }
+  void drop_reply() { done_ = nullptr; }
+
+  void run() {
+    const Config& cfg = p_.agent_.config();
+    if (cfg.cloudflare.zone.empty()) {
+      fail("usage", verb() + " needs [cloudflare] zone in " + (cfg.path.empty() ? "the config" : cfg.path));
+      return;
+    }
+    const TunnelConfig* section = cfg.find_tunnel(name_);
+    host_ = section && !section->hostname.empty() ? section->hostname : name_ + "." + cfg.cloudflare.zone;
+    token_env_ = section ? section->token_env : default_token_env(name_);
+    env_file_ = cfg.cloudflare.env_file;
+    std::string err;
+    const char* from_env = std::getenv(cfg.cloudflare.api_token_env.c_str());
+    std::string api_token = from_env ? from_env : "";
+    if (api_token.empty() && !cfg.cloudflare.api_token_file.empty())
+      api_token = read_secret_file(cfg.cloudflare.api_token_file, &err);
+    if (api_token.empty()) {
+      fail("api", "verify token: no API token: set $" + cfg.cloudflare.api_token_env +
+                      " or [cloudflare] api_token_file" + (err.empty() ? "" : " (" + err + ")"));
+      return;
+    }
+    account_ = cfg.cloudflare.account_id;
+    if (account_.empty() && std::getenv("CLOUDFLARE_ACCOUNT_ID")) account_ = std::getenv("CLOUDFLARE_ACCOUNT_ID");
+    api_ = std::make_unique<CfApi>(p_.loop_, p_.http_, cfg.cloudflare.api_base, api_token,
+                                   cfg.cloudflare.request_timeout_s);
+    log_info("%s %s: starting", verb().c_str(), name_.c_str());
+    if (kind_ == Kind::deprovision && p_.agent_.supervisor().exists(name_)) {
+      p_.agent_.supervisor().stop(name_, [this](const Reply&) {
+        found_something_ = true;
+        verify();
+      });
+      return;
+    }
+    verify();
+  }
+
+ private:
+  std::string verb() const { return kind_ == Kind::provision ? "provision" : "deprovision"; }
+
+  // Step 1. An account-owned token is refused by the user endpoint; the
+  // account endpoint answers for it when the account is known.
+  void verify(bool account_endpoint = false) {
+    std::string path = account_endpoint ? "/accounts/" + account_ + "/tokens/verify" : "/user/tokens/verify";
+    api_->call("verify token", "GET", path, nullptr, [this, account_endpoint](const CfReply& r) {
+      if (!r.ok && !account_endpoint && !account_.empty() && (r.http == 401 || r.http == 403)) return verify(true);
+      if (!r.ok) return fail(r.error);
+      std::string status = str(r.result, "status");
+      if (status != "active")
+        return fail("api", "verify token: the API token is " + (status.empty() ? "not usable" : status));
+      find_zone(0);
+    });
+  }
+
+  // Step 2: the zone id, and the account id unless configured.
+  void find_zone(size_t i) {
+    auto candidates = zone_candidates(p_.agent_.config().cloudflare.zone);
+    if (i >= candidates.size())
+      return fail("api", "find zone: no zone " + p_.agent_.config().cloudflare.zone +
+                             " is visible to this API token (it needs Zone:Read on it)");
+    std::string name = candidates[i];
+    api_->call("find zone", "GET", "/zones?" + query_string({{"name", name}, {"per_page", "50"}}), nullptr,
+               [this, i, name](const CfReply& r) {
+                 if (!r.ok) return fail(r.error);
+                 for (const auto& z : r.result) {
+                   if (!same_name(z, "name", name)) continue;
+                   zone_id_ = str(z, "id");
+                   if (account_.empty() && z.contains("account")) account_ = str(z["account"], "id");
+                   log_debug("%s %s: zone %s", verb().c_str(), name_.c_str(), name.c_str());
+                   return find_tunnel(false);
+                 }
+                 find_zone(i + 1);
+               });
+  }
+
+  // Step 3: the tunnel by exact name, not deleted.
+  void find_tunnel(bool after_conflict) {
+    std::string path = "/accounts/" + account_ + "/cfd_tunnel?" +
+                       query_string({{"name", name_}, {"is_deleted", "false"}});
+    api_->call("find tunnel", "GET", path, nullptr, [this, after_conflict](const CfReply& r) {
+      if (!r.ok) return fail(r.error);
+      for (const auto& t : r.result) {
+        if (!same_name(t, "name", name_) || !(t.value("deleted_at", json()).is_null())) continue;
+        tunnel_id_ = str(t, "id");
+        if (kind_ == Kind::deprovision) {
+          found_something_ = true;
+          return find_dns(false);
+        }
+        if (t.contains("remote_config") && t["remote_config"] == false)
+          return fail("api", "find tunnel: tunnel " + name_ + " (" + tunnel_id_ +
+                                 ") is locally managed, so its ingress cannot be set through the API; "
+                                 "delete it or provision another name");
+        return get_token();
+      }
+      if (kind_ == Kind::deprovision) return find_dns(false);
+      if (after_conflict) return fail(conflict_);
+      create_tunnel();
+    });
+  }
+
+  void create_tunnel() {
+    std::string path = "/accounts/" + account_ + "/cfd_tunnel";
+    api_->call("create tunnel", "POST", path, {{"name", name_}, {"config_src", "cloudflare"}}, [this](const CfReply& r) {
+      // Created meanwhile (another agent, or a reply lost to a timeout):
+      // adopt it rather than fail.
+      if (!r.ok && (r.http == 409 || r.has_code(1013))) {
+        conflict_ = r.error;
+        return find_tunnel(true);
+      }
+      if (!r.ok) return fail(r.error);
+      tunnel_id_ = str(r.result, "id");
+      tunnel_token_ = str(r.result, "token");
+      secret_add(tunnel_token_);
+      log_info("provision %s: created tunnel %s", name_.c_str(), tunnel_id_.c_str());
+      if (tunnel_token_.empty()) return get_token();
+      check_ingress();
+    });
+  }
+
+  // Step 4: the connector token (a bare string).
+  void get_token() {
+    api_->call("get token", "GET", "/accounts/" + account_ + "/cfd_tunnel/" + tunnel_id_ + "/token", nullptr,
+               [this](const CfReply& r) {
+                 if (!r.ok) return fail(r.error);
+                 if (!r.result.is_string() || r.result.get<std::string>().empty())
+                   return fail("api", "get token: the reply holds no token");
+                 tunnel_token_ = r.result.get<std::string>();
+                 secret_add(tunnel_token_);
+                 check_ingress();
+               });
+  }
+
+  json wanted_ingress() const {
+    return json::array({{{"hostname", host_}, {"service", service_}}, {{"service", "http_status:404"}}});
+  }
+
+  // Step 5: the ingress, only written when it differs (a PUT would bump
+  // the configuration's version for nothing).
+  void check_ingress() {
+    std::string path = "/accounts/" + account_ + "/cfd_tunnel/" + tunnel_id_ + "/configurations";
+    api_->call("get ingress", "GET", path, nullptr, [this, path](const CfReply& r) {
+      if (r.ok && r.result.is_object() && r.result.contains("config") && r.result["config"].is_object()) {
+        json have = json::array();
+        for (const auto& rule : r.result["config"].value("ingress", json::array())) {
+          json slim;
+          if (rule.contains("hostname") && !rule["hostname"].is_null()) slim["hostname"] = rule["hostname"];
+          slim["service"] = rule.value("service", "");
+          have.push_back(slim);
+        }
+        if (have == wanted_ingress()) return find_dns(false);
+      } else if (!r.ok && r.http != 404) {
+        return fail(r.error);
+      }
+      api_->call("set ingress", "PUT", path, {{"config", {{"ingress", wanted_ingress()}}}}, [this](const CfReply& put) {
+        if (!put.ok) return fail(put.error);
+        log_info("provision %s: ingress %s -> %s", name_.c_str(), host_.c_str(), service_.c_str());
+        find_dns(false);
+      });
+    });
+  }
+
+  std::string target() const { return tunnel_id_ + ".cfargotunnel.com"; }
+
+  // A record is ours when its comment carries the marker with the tunnel
+  // it points to.
+  static bool ours(const json& rec) {
+    std::string comment = str(rec, "comment"), content = lower(str(rec, "content"));
+    if (comment.rfind(kMarker, 0) != 0) return false;
+    return content == lower(comment.substr(std::string(kMarker).size())) + ".cfargotunnel.com";
+  }
+
+  // Step 6: the proxied CNAME host -> <tunnel>.cfargotunnel.com.
+  void find_dns(bool after_conflict) {
+    std::string path = "/zones/" + zone_id_ + "/dns_records?" + query_string({{"name.exact", host_}});
+    api_->call("find dns record", "GET", path, nullptr, [this, after_conflict](const CfReply& r) {
+      if (!r.ok) return fail(r.error);
+      std::vector<json> records;
+      for (const auto& rec : r.result)
+        if (same_name(rec, "name", host_)) records.push_back(rec);
+      if (kind_ == Kind::deprovision) return delete_dns(records);
+      if (records.empty()) return after_conflict ? fail(conflict_) : create_dns();
+      for (const auto& rec : records) {
+        if (str(rec, "type") != "CNAME") continue;
+        if (lower(str(rec, "content")) == lower(target()) && rec.value("proxied", false)) return write_token();
+        if (lower(str(rec, "content")) == lower(target()) || ours(rec)) return update_dns(str(rec, "id"));
+      }
+      const json& other = records.front();
+      fail("api", "find dns record: " + host_ + " already has a " + str(other, "type") + " record (" +
+                      str(other, "content") + ") that tether did not create; remove it or provision another name");
+    });
+  }
+
+  json dns_record() const {
+    return {{"type", "CNAME"}, {"name", host_}, {"content", target()}, {"proxied", true}, {"ttl", 1},
+            {"comment", kMarker + tunnel_id_}};
+  }
+
+  void create_dns() {
+    api_->call("create dns record", "POST", "/zones/" + zone_id_ + "/dns_records", dns_record(),
+               [this](const CfReply& r) {
+                 // Someone (or a lost reply of ours) got there first: look again.
+                 if (!r.ok && (r.has_code(81053) || r.has_code(81057) || r.has_code(81058))) {
+                   conflict_ = r.error;
+                   return find_dns(true);
+                 }
+                 if (!r.ok) return fail(r.error);
+                 log_info("provision %s: CNAME %s -> %s", name_.c_str(), host_.c_str(), target().c_str());
+                 write_token();
+               });
+  }
+
+  void update_dns(const std::string& id) {
+    api_->call("update dns record", "PUT", "/zones/" + zone_id_ + "/dns_records/" + id, dns_record(),
+               [this](const CfReply& r) {
+                 if (!r.ok) return fail(r.error);
+                 log_info("provision %s: CNAME %s now -> %s", name_.c_str(), host_.c_str(), target().c_str());
+                 write_token();
+               });
+  }
+
+  // Step 7: the token into the env file (0600, atomic, untouched if equal).
+  void write_token() {
+    std::string err;
+    int rc = env_file_check(env_file_, &err);
+    if (rc == 0)
+      rc = env_file_update(env_file_, [this](EnvFile& f) { return f.set(token_env_, tunnel_token_); }, &err);
+    if (rc < 0) return fail("envfile", err);
+    if (start_) {
+      TunnelSpec spec;
+      Supervisor& sup = p_.agent_.supervisor();
+      if (sup.exists(name_)) {
+        sup.restart(name_, [](const Reply&) {});
+      } else if (p_.agent_.tunnel_spec(name_, &spec, &err)) {
+        sup.start(spec, false, [](const Reply&) {});
+      }
+    }
+    Reply reply = Reply::Ok("provisioned " + name_ + " https://" + host_ + " tunnel=" + tunnel_id_);
+    reply.data = {{"name", name_}, {"url", "https://" + host_}, {"tunnel_id", tunnel_id_}};
+    succeed(reply);
+  }
+
+  void delete_dns(std::vector<json> records) {
+    for (auto it = records.begin(); it != records.end(); ++it) {
+      bool points_here = tunnel_id_.empty() ? ours(*it) : lower(str(*it, "content")) == lower(target());
+      if (str(*it, "type") != "CNAME" || !points_here) continue;
+      std::string id = str(*it, "id");
+      records.erase(it);
+      found_something_ = true;
+      api_->call("delete dns record", "DELETE", "/zones/" + zone_id_ + "/dns_records/" + id, nullptr,
+                 [this, records](const CfReply& r) {
+                   if (!r.ok && r.http != 404 && !r.has_code(81044)) return fail(r.error);
+                   delete_dns(records);
+                 });
+      return;
+    }
+    if (tunnel_id_.empty()) return remove_token();
+    clean_connections(1);
+  }
+
+  void clean_connections(int attempt) {
+    std::string path = "/accounts/" + account_ + "/cfd_tunnel/" + tunnel_id_ + "/connections";
+    api_->call("clean up connections", "DELETE", path, nullptr, [this, attempt](const CfReply& r) {
+      if (!r.ok && r.http != 404) return fail(r.error);
+      delete_tunnel(attempt);
+    });
+  }
+
+  // Cloudflare refuses while connectors are still registered (1022); they
+  // linger a little after cloudflared stops.
+  void delete_tunnel(int attempt) {
+    api_->call("delete tunnel", "DELETE", "/accounts/" + account_ + "/cfd_tunnel/" + tunnel_id_, nullptr,
+               [this, attempt](const CfReply& r) {
+                 if (!r.ok && r.has_code(1022) && attempt < kDeleteTries) {
+                   log_info("deprovision %s: tunnel still has connections; retrying", name_.c_str());
+                   wait_.start(kDeleteWaitMs, [this, attempt] { clean_connections(attempt + 1); });
+                   return;
+                 }
+                 if (!r.ok && r.http != 404) return fail(r.error);
+                 log_info("deprovision %s: deleted tunnel %s", name_.c_str(), tunnel_id_.c_str());
+                 remove_token();
+               });
+  }
+
+  void remove_token() {
+    std::string err;
+    bool had_line = false;
+    int rc = env_file_check(env_file_, &err);
+    if (rc == 0)
+      rc = env_file_update(env_file_, [&](EnvFile& f) { return had_line = f.remove(token_env_); }, &err);
+    if (rc < 0) return fail("envfile", err);
+    if (!found_something_ && !had_line)
+      return fail("notfound", "nothing to deprovision: no tunnel '" + name_ + "' in the account, no CNAME " + host_ +
+                                  " of tether's and no " + token_env_ + " in " + env_file_);
+    succeed(Reply::Ok("deprovisioned " + name_));
+  }
+
+  void fail(const CfError& e) { fail("api", e.text()); }
+
+  void fail(const std::string& code, const std::string& message) {
+    log_warn("%s %s failed: %s %s", verb().c_str(), name_.c_str(), code.c_str(), message.c_str());
+    reply(Reply::Err(code, message));
+  }
+
+  void succeed(const Reply& r) {
+    log_info("%s %s: done", verb().c_str(), name_.c_str());
+    reply(r);
+  }
+
+  void reply(const Reply& r) {
+    ReplyFn done = std::move(done_);
+    done_ = nullptr;
+    if (done) done(r);
+    p_.finished(this);
+  }
+
+  Provisioner& p_;
+  Kind kind_;
+  std::string name_, service_;
+  bool start_;
+  ReplyFn done_;
+  Timer wait_;
+  std::unique_ptr<CfApi> api_;
+  std::string host_, token_env_, env_file_;
+  std::string account_, zone_id_, tunnel_id_, tunnel_token_;
+  bool found_something_ = false;
+  CfError conflict_;  // a "already exists" that a second look must explain
+};
+
+Provisioner::Provisioner(uv_loop_t* loop, Http& http, Agent& agent)
+    : loop_(loop), http_(http), agent_(agent), reaper_(loop) {}
+
+Provisioner::~Provisioner() = default;
+
+void Provisioner::provision(const std::string& name, const std::string& service, bool start, ReplyFn done) {
+  enqueue(std::make_unique<Job>(*this, Job::Kind::provision, name, service, start, std::move(done)));
+}
+
+void Provisioner::deprovision(const std::string& name, ReplyFn done) {
+  enqueue(std::make_unique<Job>(*this, Job::Kind::deprovision, name, "", false, std::move(done)));
+}
+
+void Provisioner::enqueue(std::unique_ptr<Job> job) {
+  auto& q = queues_[job->name()];
+  Job* j = job.get();
+  q.push_back(std::move(job));
+  if (q.size() == 1) j->run();
+  else log_info("%s: waiting for the running job on the same name", j->name().c_str());
+}
+
+void Provisioner::finished(Job* job) {
+  auto it = queues_.find(job->name());
+  if (it == queues_.end() || it->second.empty() || it->second.front().get() != job) return;
+  finished_.push_back(std::move(it->second.front()));
+  it->second.pop_front();
+  Job* next = it->second.empty() ? nullptr : it->second.front().get();
+  if (!next) queues_.erase(it);
+  reaper_.start(0, [this] { finished_.clear(); });
+  if (next) next->run();
+}
+
+void Provisioner::cancel_all() {
+  for (auto& kv : queues_)
+    for (auto& j : kv.second) j->drop_reply();
+  queues_.clear();
+  finished_.clear();
+  reaper_.stop();
+}
+
+}  // namespace tether

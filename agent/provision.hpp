@@ -1,0 +1,55 @@
+// provision / deprovision: the idempotent, resumable workflows of
+// reference/cloudflare-api.md §7-8, run on the loop. Every step reads the
+// current state first, so running it again continues where a failure
+// stopped it and changes nothing once everything is in place. Jobs for
+// different names run concurrently; jobs for the same name run one after
+// the other.
+#pragma once
+
+#include <uv.h>
+
+#include <deque>
+#include <map>
+#include <memory>
+#include <string>
+#include <vector>
+
+#include "commands.hpp"
+#include "http.hpp"
+#include "uvpp.hpp"
+
+namespace tether {
+
+class Agent;
+
+class Provisioner {
+ public:
+  Provisioner(uv_loop_t* loop, Http& http, Agent& agent);
+  ~Provisioner();
+
+  // Replies "OK provisioned <name> https://<host> tunnel=<uuid>".
+  void provision(const std::string& name, const std::string& service, bool start, ReplyFn done);
+  // Replies "OK deprovisioned <name>", or ERR notfound when nothing exists.
+  void deprovision(const std::string& name, ReplyFn done);
+  // Drops every job in flight (agent shutdown); their clients get no reply.
+  void cancel_all();
+
+ private:
+  class Job;
+  friend class Job;
+
+  void enqueue(std::unique_ptr<Job> job);
+  void finished(Job* job);
+
+  uv_loop_t* loop_;
+  Http& http_;
+  Agent& agent_;
+  // Per name: the running job first, then the ones waiting for it.
+  std::map<std::string, std::deque<std::unique_ptr<Job>>> queues_;
+  // Finished jobs are freed on the next loop turn, never inside their own
+  // callbacks.
+  std::vector<std::unique_ptr<Job>> finished_;
+  Timer reaper_;
+};
+
+}  // namespace tether

@@ -1,0 +1,396 @@
+"""Named tunnels and provisioning against the local fake Cloudflare API."""
+
+import base64
+import json
+import os
+import re
+import stat
+import threading
+import urllib.request
+
+from harness import AgentTest, main, proc_cmdline, wait_until
+
+API_TOKEN = "cf-api-token-7c1e9a52f0d34b6e"
+ZONE = "example.com"
+HOST = "drone-7.example.com"
+
+
+def tunnel_token(account, tunnel_id, secret):
+    raw = json.dumps({"a": account, "t": tunnel_id, "s": secret}, separators=(",", ":"))
+    return base64.b64encode(raw.encode()).decode()
+
+
+class ProvisionTest(AgentTest):
+    def setUp(self):
+        super().setUp()
+        self.api = self.fake("fake_cfapi.py", "--token", API_TOKEN, "--zone", ZONE)
+
+    def start_agent(self, extra="", env=None, token=API_TOKEN):
+        self.env_file = None
+        a = self.agent(start=False, config=None)
+        self.env_file = os.path.join(a.dir, "tunnels.env")
+        a.write_config("""
+[watchdog]
+backoff_initial_ms = 100
+backoff_max_ms = 400
+stop_grace_s = 2
+unhealthy_after_s = 120
+[cloudflare]
+api_base = %s/client/v4
+zone = %s
+env_file = %s
+request_timeout_s = 1
+""" % (self.api.base, ZONE, self.env_file) + extra)
+        a.env["CLOUDFLARE_API_TOKEN"] = token
+        a.env.update(env or {})
+        return a.start()
+
+    def state(self):
+        s = self.api.admin("state")
+        s["live"] = [t for t in s["tunnels"] if t["deleted_at"] is None]
+        return s
+
+    def token_of(self, tunnel):
+        return tunnel_token(tunnel["account_tag"], tunnel["id"], tunnel["secret"])
+
+    def env_lines(self):
+        with open(self.env_file) as f:
+            return f.read().splitlines()
+
+    def assert_provisioned(self, name="drone-7", service="http://localhost:80"):
+        s = self.state()
+        live = [t for t in s["live"] if t["name"] == name]
+        self.assertEqual(len(live), 1, s["live"])
+        t = live[0]
+        self.assertEqual((t["config_src"], t["remote_config"]), ("cloudflare", True))
+        host = name + "." + ZONE
+        self.assertEqual(t["config"]["ingress"][0]["hostname"], host)
+        self.assertEqual(t["config"]["ingress"][0]["service"], service)
+        self.assertEqual(t["config"]["ingress"][-1], {"service": "http_status:404"})
+        self.assertEqual(len(t["config"]["ingress"]), 2)
+        records = [r for r in s["dns_records"] if r["name"] == host]
+        self.assertEqual(len(records), 1, records)
+        r = records[0]
+        self.assertEqual((r["type"], r["content"], r["proxied"], r["ttl"]),
+                         ("CNAME", t["id"] + ".cfargotunnel.com", True, 1))
+        self.assertIn("tether", r["comment"])
+        key = "CF_TUNNEL_TOKEN_" + name.upper().replace("-", "_")
+        self.assertIn("%s=%s" % (key, self.token_of(t)), self.env_lines())
+        self.assertEqual(stat.S_IMODE(os.stat(self.env_file).st_mode), 0o600)
+        return t
+
+
+class Provision(ProvisionTest):
+    def test_fresh_provision(self):
+        a = self.start_agent()
+        _, status = a.request("provision drone-7")
+        t = self.assert_provisioned()
+        self.assertEqual(status, "OK provisioned drone-7 https://%s tunnel=%s" % (HOST, t["id"]))
+        j = a.json("provision drone-7")
+        self.assertEqual((j["url"], j["tunnel_id"]), ("https://" + HOST, t["id"]))
+
+    def test_second_provision_changes_nothing(self):
+        a = self.start_agent()
+        with open(self.env_file, "w") as f:
+            f.write("# operator's own lines stay\nOTHER=1\n")
+        os.chmod(self.env_file, 0o600)
+        first = a.request("provision drone-7")[1]
+        before = self.state()
+        st = os.stat(self.env_file)
+        with open(self.env_file, "rb") as f:
+            content = f.read()
+        self.api.admin("requests/clear", {})
+        self.assertEqual(a.request("provision drone-7")[1], first)
+        after = self.state()
+        self.assertEqual(len(after["live"]), 1)
+        self.assertEqual(after["dns_records"], before["dns_records"])
+        self.assertEqual([t["config_version"] for t in after["tunnels"]],
+                         [t["config_version"] for t in before["tunnels"]])
+        writes = [r for r in self.api.admin("requests")["requests"] if r["method"] != "GET"]
+        self.assertEqual(writes, [])
+        with open(self.env_file, "rb") as f:
+            self.assertEqual(f.read(), content)
+        self.assertEqual((os.stat(self.env_file).st_ino, os.stat(self.env_file).st_mtime_ns), (st.st_ino, st.st_mtime_ns))
+        self.assertEqual(self.env_lines()[:2], ["# operator's own lines stay", "OTHER=1"])
+
+    def test_service_argument(self):
+        a = self.start_agent()
+        self.assertTrue(a.request("provision drone-7 service=http://localhost:8080")[1].startswith("OK provisioned"))
+        self.assert_provisioned(service="http://localhost:8080")
+        # A different service is a change: the ingress is rewritten.
+        self.assertTrue(a.request("provision drone-7 service=http://localhost:9090")[1].startswith("OK"))
+        self.assert_provisioned(service="http://localhost:9090")
+
+    def test_bad_requests(self):
+        a = self.start_agent()
+        self.assertIn("is not a tunnel name", a.request("provision Drone")[1])
+        self.assertIn("unknown argument 'servce=x'", a.request("provision drone-7 servce=x")[1])
+        self.assertTrue(a.request("provision")[1].startswith("ERR usage provision <name>"))
+        self.assertEqual(self.state()["live"], [])
+
+    def test_deprovision_leaves_nothing(self):
+        a = self.start_agent()
+        a.request("provision drone-7 start")
+        wait_until(lambda: a.json("status drone-7")["tunnel"]["state"] == "running", what="drone-7 running")
+        self.assertEqual(a.request("deprovision drone-7")[1], "OK deprovisioned drone-7")
+        s = self.state()
+        self.assertEqual(s["live"], [])
+        self.assertEqual(s["dns_records"], [])
+        self.assertEqual([l for l in self.env_lines() if l.startswith("CF_TUNNEL_TOKEN_DRONE_7")], [])
+        self.assertEqual(a.json("list")["tunnels"], [])
+        self.assertEqual(a.children(), [])
+        _, status = a.request("deprovision drone-7")
+        self.assertTrue(status.startswith("ERR notfound nothing to deprovision"), status)
+
+    def test_deprovision_retries_while_connections_linger(self):
+        a = self.start_agent()
+        a.request("provision drone-7")
+        t = self.assert_provisioned()
+        self.api.admin("tunnels/%s/connections" % t["id"], {"count": 1})
+        self.api.admin("inject", {"method": "DELETE", "path": r"/accounts/[^/]+/cfd_tunnel/[^/]+/connections",
+                                  "times": 1, "status": 404})
+        self.assertEqual(a.request("deprovision drone-7")[1], "OK deprovisioned drone-7")
+        self.assertEqual(self.state()["live"], [])
+
+    def test_twenty_concurrent_provisions(self):
+        a = self.start_agent()
+        replies = {}
+
+        def go(i):
+            replies[i] = a.request("provision drone-%d" % i, timeout=60)[1]
+
+        threads = [threading.Thread(target=go, args=(i,)) for i in range(1, 21)]
+        for t in threads:
+            t.start()
+        for t in threads:
+            t.join()
+        for i, status in replies.items():
+            self.assertTrue(status.startswith("OK provisioned drone-%d " % i), status)
+        self.assertEqual(len(replies), 20)
+        for i in range(1, 21):
+            self.assert_provisioned("drone-%d" % i)
+        self.assertEqual(len(self.state()["live"]), 20)
+
+    def test_same_name_twice_at_once_makes_one_tunnel(self):
+        a = self.start_agent()
+        self.api.admin("latency", {"ms": 50})
+        c1, c2 = a.client(timeout=60), a.client(timeout=60)
+        c1.send("provision drone-7\n")
+        c2.send("provision drone-7\n")
+        s1, s2 = c1.read_reply(timeout=60)[1], c2.read_reply(timeout=60)[1]
+        self.assertEqual(s1, s2)
+        self.assertTrue(s1.startswith("OK provisioned"), s1)
+        self.assertEqual(len(self.state()["live"]), 1)
+
+
+class Faults(ProvisionTest):
+    # (step name in the error, method, path regex) in workflow order.
+    STEPS = [
+        ("verify token", "GET", r"/user/tokens/verify"),
+        ("find zone", "GET", r"/zones"),
+        ("find tunnel", "GET", r"/accounts/[^/]+/cfd_tunnel"),
+        ("create tunnel", "POST", r"/accounts/[^/]+/cfd_tunnel"),
+        ("get ingress", "GET", r"/accounts/[^/]+/cfd_tunnel/[^/]+/configurations"),
+        ("set ingress", "PUT", r"/accounts/[^/]+/cfd_tunnel/[^/]+/configurations"),
+        ("find dns record", "GET", r"/zones/[^/]+/dns_records"),
+        ("create dns record", "POST", r"/zones/[^/]+/dns_records"),
+    ]
+
+    def test_resume_after_a_failure_at_each_step(self):
+        a = self.start_agent()
+        for step, method, path in self.STEPS:
+            self.api.admin("reset", {})
+            with open(self.env_file, "w"):
+                pass
+            self.api.admin("inject", {"method": method, "path": path, "times": 1, "status": 403,
+                                      "error": {"code": 10000, "message": "Authentication error"}})
+            _, status = a.request("provision drone-7")
+            self.assertEqual(status, "ERR api %s: 10000 Authentication error" % step)
+            _, status = a.request("provision drone-7")
+            self.assertTrue(status.startswith("OK provisioned"), (step, status))
+            self.assert_provisioned()
+
+    def test_get_token_step(self):
+        # When the create reply holds no token, it is fetched separately.
+        self.api.admin("options", {"create_returns_token": False})
+        a = self.start_agent()
+        self.api.admin("inject", {"method": "GET", "path": r"/accounts/[^/]+/cfd_tunnel/[^/]+/token", "times": 1,
+                                  "status": 404, "error": {"code": 1002, "message": "tunnel not found"}})
+        self.assertEqual(a.request("provision drone-7")[1], "ERR api get token: 1002 tunnel not found")
+        self.assertTrue(a.request("provision drone-7")[1].startswith("OK provisioned"))
+        self.assert_provisioned()
+
+    def assert_recovers(self, fault, path=r"/zones", method="GET"):
+        a = self.start_agent()
+        fault.update({"method": method, "path": path, "times": 1})
+        self.api.admin("inject", fault)
+        self.assertTrue(a.request("provision drone-7")[1].startswith("OK provisioned"), fault)
+        self.assert_provisioned()
+        calls = [r for r in self.api.admin("requests")["requests"]
+                 if r["method"] == method and re.fullmatch(path, r["api_path"])]
+        self.assertGreaterEqual(len(calls), 2, "the call was retried")
+        return a
+
+    def test_429_waits_for_retry_after(self):
+        a = self.assert_recovers({"status": 429, "headers": {"retry-after": "1"}})
+        self.assertIn("retry 1/4 in 1.0s", a.log())
+
+    def test_5xx_are_retried(self):
+        for status in (500, 502, 503):
+            self.assert_recovers({"status": status}, path=r"/accounts/[^/]+/cfd_tunnel", method="POST")
+            self.api.admin("reset", {})
+
+    def test_hang_past_the_timeout_is_retried(self):
+        self.assert_recovers({"hang_s": 3}, path=r"/zones/[^/]+/dns_records", method="POST")
+
+    def test_malformed_json_is_retried(self):
+        self.assert_recovers({"malformed": True})
+
+    def test_persistent_5xx_gives_a_clear_error(self):
+        a = self.start_agent()
+        self.api.admin("inject", {"method": "GET", "path": r"/zones", "times": 10, "status": 503})
+        _, status = a.request("provision drone-7", timeout=60)
+        self.assertRegex(status, r"^ERR api find zone: \d+ .* \(after 5 attempts\)$")
+
+    def test_tunnel_name_taken_reports_cloudflares_error(self):
+        a = self.start_agent()
+        self.api.admin("inject", {"method": "POST", "path": r"/accounts/[^/]+/cfd_tunnel", "times": 1, "status": 409,
+                                  "error": {"code": 1013, "message": "You already have a tunnel with this name."}})
+        _, status = a.request("provision drone-7")
+        self.assertEqual(status, "ERR api create tunnel: 1013 You already have a tunnel with this name.")
+        self.assertTrue(a.request("provision drone-7")[1].startswith("OK"))
+
+    def test_tunnel_created_meanwhile_is_adopted(self):
+        a = self.start_agent()
+        account = self.state()["zones"][0]["account"]["id"]
+        # Another agent creates drone-7 right after our first look missed it.
+        req = urllib.request.Request(
+            "%s/client/v4/accounts/%s/cfd_tunnel" % (self.api.base, account),
+            data=json.dumps({"name": "drone-7", "config_src": "cloudflare"}).encode(), method="POST",
+            headers={"Authorization": "Bearer " + API_TOKEN, "Content-Type": "application/json",
+                     "Accept": "application/json", "User-Agent": "test"})
+        with urllib.request.urlopen(req) as r:
+            theirs = json.loads(r.read())["result"]["id"]
+        self.api.admin("inject", {"method": "GET", "path": r"/accounts/[^/]+/cfd_tunnel", "times": 1, "status": 200,
+                                  "body": {"success": True, "errors": [], "messages": [], "result": [],
+                                           "result_info": {"page": 1, "per_page": 20, "count": 0, "total_count": 0}}})
+        _, status = a.request("provision drone-7")
+        self.assertEqual(status, "OK provisioned drone-7 https://%s tunnel=%s" % (HOST, theirs))
+        self.assertEqual(self.assert_provisioned()["id"], theirs)
+
+    def test_record_exists_code(self):
+        a = self.start_agent()
+        self.api.admin("inject", {"method": "POST", "path": r"/zones/[^/]+/dns_records", "times": 1, "status": 400,
+                                  "error": {"code": 81053,
+                                            "message": "An A, AAAA, or CNAME record with that host already exists."}})
+        self.assertEqual(a.request("provision drone-7")[1], "ERR api create dns record: 81053 An A, AAAA, or "
+                                                              "CNAME record with that host already exists.")
+        self.assertTrue(a.request("provision drone-7")[1].startswith("OK provisioned"))
+
+    def test_bad_api_token(self):
+        a = self.start_agent(token="not-the-right-token-0000")
+        self.assertEqual(a.request("provision drone-7")[1], "ERR api verify token: 10000 Authentication error")
+
+    def test_expired_api_token(self):
+        self.api.admin("token", {"status": "expired"})
+        a = self.start_agent()
+        self.assertEqual(a.request("provision drone-7")[1], "ERR api verify token: the API token is expired")
+
+    def test_no_api_token(self):
+        a = self.start_agent(token="")
+        self.assertTrue(a.request("provision drone-7")[1].startswith(
+            "ERR api verify token: no API token: set $CLOUDFLARE_API_TOKEN or [cloudflare] api_token_file"))
+
+    def test_foreign_record_is_never_overwritten(self):
+        a = self.start_agent()
+        self.api.admin("dns_records", {"type": "A", "name": HOST, "content": "192.0.2.7"})
+        _, status = a.request("provision drone-7")
+        self.assertEqual(status, "ERR api find dns record: %s already has a A record (192.0.2.7) that tether did "
+                                 "not create; remove it or provision another name" % HOST)
+        self.assertEqual([r["type"] for r in self.state()["dns_records"]], ["A"])
+
+    def test_our_old_record_is_repointed(self):
+        a = self.start_agent()
+        old = "0f0f0f0f-1111-4222-8333-444444444444"
+        self.api.admin("dns_records", {"type": "CNAME", "name": HOST, "content": old + ".cfargotunnel.com",
+                                       "proxied": True, "comment": "managed by tether tunnel " + old})
+        self.assertTrue(a.request("provision drone-7")[1].startswith("OK provisioned"))
+        self.assert_provisioned()
+
+    def test_env_file_symlink_refused(self):
+        a = self.start_agent()
+        real = os.path.join(a.dir, "real.env")
+        open(real, "w").close()
+        os.symlink(real, self.env_file)
+        _, status = a.request("provision drone-7")
+        self.assertTrue(status.startswith("ERR envfile %s is a symlink" % self.env_file), status)
+
+
+class NamedTunnels(ProvisionTest):
+    def test_named_tunnel_runs_with_the_token_in_its_environment_only(self):
+        a = self.start_agent()
+        _, status = a.request("provision drone-7 start")
+        t = self.assert_provisioned()
+        token = self.token_of(t)
+        st = wait_until(lambda: (lambda s: s if s["state"] == "running" else None)(a.json("status drone-7")["tunnel"]),
+                        what="drone-7 running")
+        self.assertEqual((st["kind"], st["url"], st["connections"]), ("named", "https://" + HOST, 4))
+        cmd = proc_cmdline(st["pid"])
+        self.assertEqual(cmd[1:3], [b"tunnel", b"--no-autoupdate"])
+        self.assertEqual(cmd[-2], b"run")  # metrics before run, nothing after
+        self.assertNotIn(token.encode(), b"\0".join(cmd))
+        with open("/proc/%d/environ" % st["pid"], "rb") as f:
+            self.assertIn(b"TUNNEL_TOKEN=" + token.encode(), f.read().split(b"\0"))
+        lines, _ = a.request("list")
+        self.assertIn("https://" + HOST, lines[1])
+        # The token appears nowhere the operator or a log reader can see.
+        seen = a.log() + self.api.log() + "\n".join(a.request("logs drone-7 200")[0])
+        seen += json.dumps(a.json("status drone-7")) + "\n".join(a.request("status drone-7")[0])
+        self.assertNotIn(token, seen)
+        self.assertNotIn(API_TOKEN, seen)
+
+    def test_start_by_name_from_a_section_with_its_own_token_variable(self):
+        token = tunnel_token("0123456789abcdef0123456789abcdef", "6f1e2d3c-4b5a-4978-8695-a4b3c2d1e0f9",
+                             base64.b64encode(b"s" * 32).decode())
+        a = self.start_agent("[tunnel cam-7]\ntoken_env = CAM_TOKEN\nhostname = cam.example.net\n",
+                             env={"CAM_TOKEN": token})
+        _, status = a.request("start cam-7")
+        self.assertEqual(status, "OK cam-7 https://cam.example.net")
+        self.assertNotIn(token, a.log())
+
+    def test_start_by_name_without_a_token(self):
+        a = self.start_agent()
+        _, status = a.request("start drone-9")
+        self.assertEqual(status, "ERR notfound no tunnel 'drone-9': no [tunnel drone-9] section and no token: "
+                                 "CF_TUNNEL_TOKEN_DRONE_9 is neither in the environment nor in %s (run "
+                                 "'provision drone-9' first)" % self.env_file)
+
+    def test_unauthorized_is_reported_and_not_retried_forever(self):
+        tunnel_id = "6f1e2d3c-4b5a-4978-8695-a4b3c2d1e0f9"
+        token = tunnel_token("0123456789abcdef0123456789abcdef", tunnel_id, base64.b64encode(b"s" * 32).decode())
+        a = self.start_agent("[tunnel cam-7]\ntoken_env = CAM_TOKEN\n", env={"CAM_TOKEN": token})
+        a.write_config(open(a.config_path).read().replace("unhealthy_after_s = 120", "unhealthy_after_s = 2"))
+        a.request("reload")
+        a.knobs(tunnel_id, unauthorized=1, retry_ms=200)
+        c = a.client()
+        c.send("watch\n")
+        c.read_reply()
+        a.request("start cam-7 nowait")
+        seen = []
+        while not any(" failed " in l for l in seen):
+            seen.append(c.read_line(timeout=20))
+        text = "\n".join(seen)
+        credentials = [l for l in seen if " cam-7 credentials " in l]
+        self.assertEqual(len(credentials), 1, text)
+        self.assertIn("bad credentials: ", credentials[0])
+        self.assertIn('error="Unauthorized: Invalid tunnel secret"', credentials[0])
+        self.assertIn("bad credentials", [l for l in seen if " failed " in l][0])
+        self.assertNotIn(" restarted ", text)
+        st = a.json("status cam-7")["tunnel"]
+        self.assertEqual(st["state"], "failed")
+        self.assertIn("Unauthorized", st["credentials_error"])
+        wait_until(lambda: a.json("status cam-7")["tunnel"]["pid"] is None, what="the child to stop")
+
+
+if __name__ == "__main__":
+    main()
