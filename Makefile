@@ -46,3 +46,5 @@ soak:
 	@$(MAKE) --no-print-directory build BUILD_DIR=build-asan BUILD_TYPE=Debug CMAKE_ARGS="-DTETHER_SANITIZE=ON"
 	@scripts/deps.sh test
 	TETHER_BUILD_DIR=build-asan TETHER_SANITIZED=1 SOAK_SECONDS=$(SOAK_SECONDS) python3 test/soak/soak.py
+
+include mk/cross.mk

@@ -3,9 +3,13 @@
 #include <unistd.h>
 
 #include <csignal>
+#include <cstdlib>
+#include <map>
 
+#include "atomicfile.hpp"
 #include "log.hpp"
 #include "tokens.hpp"
+#include "version.hpp"
 
 namespace tether {
 namespace {
@@ -32,11 +36,15 @@ Agent::Agent(uv_loop_t* loop, Config cfg, Options opts)
                   }),
       http_(loop),
       provisioner_(loop, http_, *this),
+      notifier_(loop, http_, events_),
       commands_(*this),
       control_(loop, commands_, events_),
+      sd_(loop),
       state_timer_(loop),
-      reap_timer_(loop) {
+      reap_timer_(loop),
+      started_ns_(uv_hrtime()) {
   supervisor_.on_change([this] { state_changed(); });
+  events_.subscribe([this](const Event&) { publish_status(); });
 }
 
 Agent::~Agent() = default;
@@ -50,6 +58,8 @@ int Agent::start(std::string* err) {
   uv_signal_start(sigterm_.get(), on_signal, SIGTERM);
   uv_signal_start(sigint_.get(), on_signal, SIGINT);
   uv_signal_start(sighup_.get(), on_signal, SIGHUP);
+  write_pidfile();
+  notifier_.configure(cfg_.notify);
   log_info("tetherd started (pid %d, config %s)", static_cast<int>(getpid()),
            cfg_.path.empty() ? "built-in defaults" : cfg_.path.c_str());
   restore();
@@ -137,6 +147,40 @@ void Agent::bring_back(const std::vector<StateRecord>& records) {
       supervisor_.start(spec, false, log_failure("autostart " + spec.id));
   }
   state_changed();
+  publish_status();
+  sd_.ready();
+}
+
+// One line for `systemctl status`: "3 tunnels: 2 running, 1 backoff".
+void Agent::publish_status() {
+  if (!sd_.enabled()) return;
+  std::map<std::string, int> by_state;
+  auto infos = supervisor_.infos();
+  for (const auto& i : infos) ++by_state[i.state];
+  std::string text = std::to_string(infos.size()) + (infos.size() == 1 ? " tunnel" : " tunnels");
+  std::string sep = ": ";
+  for (const auto& [state, n] : by_state) {
+    text += sep + std::to_string(n) + " " + state;
+    sep = ", ";
+  }
+  sd_.status(text);
+}
+
+// The pid file is for sysvinit's start-stop-daemon; written after the
+// socket is ours, so a refused second agent never overwrites it.
+void Agent::write_pidfile() {
+  const std::string& path = cfg_.agent.pidfile;
+  if (path.empty()) return;
+  std::string err;
+  if (write_file_atomic(path, std::to_string(getpid()) + "\n", 0644, &err) < 0)
+    log_error("cannot write pid file: %s", err.c_str());
+}
+
+void Agent::remove_pidfile() {
+  const std::string& path = cfg_.agent.pidfile;
+  std::string text, err;
+  if (path.empty() || read_file(path, &text, 64, &err) < 0) return;
+  if (std::atol(text.c_str()) == static_cast<long>(getpid())) unlink(path.c_str());
 }
 
 TunnelSpec Agent::spec_for(const TunnelConfig& t) const {
@@ -205,6 +249,7 @@ std::string Agent::reload() {
   cfg_ = std::move(fresh);
   log_set_level(cfg_.agent.log_level);
   control_.set_allowed_uids(cfg_.agent.allow_uids);
+  notifier_.configure(cfg_.notify);
   if (cfg_.agent.socket != old.agent.socket || cfg_.agent.state_dir != old.agent.state_dir)
     log_warn("reload: a new socket or state_dir takes effect only when the agent restarts");
   apply_tunnel_changes(old);
@@ -245,6 +290,19 @@ void Agent::apply_tunnel_changes(const Config& old_cfg) {
   }
 }
 
+MetricsSnapshot Agent::metrics() const {
+  MetricsSnapshot m;
+  m.version = kVersion;
+  m.uptime_s = static_cast<double>(uv_hrtime() - started_ns_) / 1e9;
+  m.rss_bytes = resident_bytes();
+  m.tunnels = supervisor_.infos();
+  m.control_clients = control_.clients();
+  m.control_accepted = control_.connections_total();
+  for (auto [name, box] : {std::make_pair("webhook", notifier_.webhook()), std::make_pair("telegram", notifier_.telegram())})
+    if (box) m.notify.push_back({name, box->sent(), box->failed(), box->dropped()});
+  return m;
+}
+
 void Agent::state_changed() {
   if (!state_timer_.active()) state_timer_.start(0, [this] { save_state_now(); });
 }
@@ -267,6 +325,8 @@ void Agent::shutdown() {
     return;
   }
   stopping_ = true;
+  sd_.stopping();
+  sd_.status("stopping");
   control_.close();
   reap_timer_.stop();
   provisioner_.cancel_all();
@@ -276,6 +336,10 @@ void Agent::shutdown() {
 void Agent::finish_shutdown() {
   state_timer_.stop();
   save_state_now();
+  sd_.stop_watchdog();
+  notifier_.shutdown();
+  http_.shutdown();
+  remove_pidfile();
   sigterm_.reset();
   sigint_.reset();
   sighup_.reset();

@@ -15,8 +15,11 @@
 #include "control.hpp"
 #include "events.hpp"
 #include "http.hpp"
+#include "metrics.hpp"
+#include "notify.hpp"
 #include "options.hpp"
 #include "provision.hpp"
+#include "sdnotify.hpp"
 #include "statefile.hpp"
 #include "supervisor.hpp"
 #include "uvpp.hpp"
@@ -39,6 +42,7 @@ class Agent {
   EventBus& events() { return events_; }
   Supervisor& supervisor() { return supervisor_; }
   Provisioner& provisioner() { return provisioner_; }
+  MetricsSnapshot metrics() const;
 
   // What `start <id>` means: a port, a [tunnel NAME] section, or a name
   // with a token. Returns false with *err when the id names nothing.
@@ -60,6 +64,9 @@ class Agent {
   void state_changed();
   void save_state_now();
   void finish_shutdown();
+  void write_pidfile();
+  void remove_pidfile();
+  void publish_status();
 
   uv_loop_t* loop_;
   Config cfg_;
@@ -68,14 +75,17 @@ class Agent {
   Supervisor supervisor_;
   Http http_;
   Provisioner provisioner_;
+  Notifier notifier_;
   Commands commands_;
   Control control_;
+  SdNotify sd_;
   UvHandle<uv_signal_t> sigterm_, sigint_, sighup_;
   Timer state_timer_;  // coalesces state writes to one per loop turn
   Timer reap_timer_;
   std::vector<StateRecord> orphans_;  // still being reaped: kept in the state file
   std::vector<StateRecord> restoring_;
   uint64_t reap_started_ms_ = 0;
+  uint64_t started_ns_;
   bool stopping_ = false;
   int exit_code_ = 0;
 };

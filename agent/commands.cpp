@@ -4,6 +4,7 @@
 
 #include "agent.hpp"
 #include "child.hpp"
+#include "metrics.hpp"
 #include "report.hpp"
 #include "supervisor.hpp"
 #include "version.hpp"
@@ -62,6 +63,7 @@ Commands::Commands(Agent& agent) : agent_(agent) {
       {"provision", "<name> [service=<url>] [start]",
        "create or repair tunnel <name>, its DNS name and stored token (Cloudflare API)", 1, 3, &Commands::provision},
       {"deprovision", "<name>", "stop and delete tunnel <name>, its DNS record and token", 1, 1, &Commands::deprovision},
+      {"metrics", "", "Prometheus text exposition of the agent's figures", 0, 0, &Commands::metrics},
       {"reload", "", "re-read the configuration file and apply it", 0, 0, &Commands::reload},
       {"quit", "", "close this connection", 0, 0, &Commands::quit},
   };
@@ -275,6 +277,12 @@ void Commands::deprovision(const Request& req, const Caller&, ReplyFn done) {
     return;
   }
   agent_.provisioner().deprovision(req.args[0], std::move(done));
+}
+
+void Commands::metrics(const Request&, const Caller&, ReplyFn done) {
+  Reply r = Reply::Ok("metrics");
+  r.lines = render_metrics(agent_.metrics());
+  done(r);
 }
 
 void Commands::quit(const Request&, const Caller&, ReplyFn done) {

@@ -57,6 +57,7 @@ class Commands {
   void reload(const Request&, const Caller&, ReplyFn done);
   void provision(const Request&, const Caller&, ReplyFn done);
   void deprovision(const Request&, const Caller&, ReplyFn done);
+  void metrics(const Request&, const Caller&, ReplyFn done);
   void quit(const Request&, const Caller&, ReplyFn done);
 
   static Reply usage(const Verb& v);

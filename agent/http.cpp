@@ -117,6 +117,14 @@ void Http::cancel(uint64_t id) {
   transfers_.erase(it);
 }
 
+void Http::shutdown() {
+  for (auto& kv : transfers_) curl_multi_remove_handle(multi_, kv.second->easy.get());
+  transfers_.clear();
+  timer_.stop();
+  for (auto& kv : sockets_) curl_multi_assign(multi_, kv.first, nullptr);
+  sockets_.clear();
+}
+
 int Http::on_socket(CURL*, curl_socket_t fd, int what, void* userp, void* socketp) {
   auto* self = static_cast<Http*>(userp);
   auto* s = static_cast<Socket*>(socketp);

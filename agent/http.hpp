@@ -58,6 +58,9 @@ class Http {
   // request is cancelled first. Returns its id.
   uint64_t fetch(const HttpRequest& req, Done done);
   void cancel(uint64_t id);
+  // Cancels everything and lets go of every socket and timer, so the loop
+  // can end (agent shutdown).
+  void shutdown();
   size_t pending() const { return transfers_.size(); }
 
  private:

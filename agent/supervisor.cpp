@@ -361,7 +361,7 @@ void Supervisor::on_exit(Tunnel& t, int64_t status, int term_signal) {
   if (term_signal) fields["signal"] = signal_name(term_signal);
   else fields["status"] = status;
   events_.publish(id, "exited", t.last_exit, fields);
-  schedule_respawn(t, what);
+  schedule_respawn(t, t.last_exit);
 }
 
 void Supervisor::schedule_respawn(Tunnel& t, const std::string& reason) {

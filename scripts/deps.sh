@@ -31,7 +31,7 @@ for set in "$@"; do
         pkg) wanted="$wanted $pkg" ;;
         cross-arm64|cross-armhf)
             arch=${set#cross-}
-            foreign="$arch"
+            foreign="$foreign $arch"
             wanted="$wanted crossbuild-essential-$arch qemu-user file"
             for lib in $multiarch_libs; do wanted="$wanted $lib:$arch"; done
             ;;
@@ -69,9 +69,10 @@ else
     exit 1
 fi
 
-if [ -n "$foreign" ] && ! dpkg --print-foreign-architectures | grep -qx "$foreign"; then
-    $sudo dpkg --add-architecture "$foreign"
-fi
+for arch in $foreign; do
+    dpkg --print-foreign-architectures | grep -qx "$arch" ||
+        $sudo dpkg --add-architecture "$arch"
+done
 echo "deps.sh: installing:$missing"
 export DEBIAN_FRONTEND=noninteractive
 $sudo apt-get update -q

@@ -1,0 +1,51 @@
+// Notifications to people: when a quick tunnel gets a new URL, when a
+// tunnel gives up, and when one keeps crashing, a JSON POST to [notify]
+// webhook and/or a Telegram message to [notify] telegram_chat_id. Sent
+// through bounded outboxes on the shared curl layer, never blocking.
+#pragma once
+
+#include <uv.h>
+
+#include <memory>
+#include <string>
+
+#include "config.hpp"
+#include "events.hpp"
+#include "http.hpp"
+#include "outbox.hpp"
+
+namespace tether {
+
+class Notifier {
+ public:
+  Notifier(uv_loop_t* loop, Http& http, EventBus& events);
+  ~Notifier();
+
+  // (Re)reads [notify]: at start and after every reload.
+  void configure(const NotifyConfig& cfg);
+  // Drops what is still queued (agent shutdown: the tunnels had their grace
+  // period to get notices out).
+  void shutdown();
+
+  const Outbox* webhook() const { return webhook_.get(); }
+  const Outbox* telegram() const { return telegram_.get(); }
+
+ private:
+  void on_event(const Event& ev);
+  void send(const std::string& notice, const Event& ev, const std::string& text);
+
+  uv_loop_t* loop_;
+  Http& http_;
+  EventBus& events_;
+  uint64_t token_ = 0;
+  std::string host_;
+  std::string webhook_url_, telegram_url_, chat_id_;
+  std::unique_ptr<Outbox> webhook_, telegram_;
+};
+
+// Whether an event is worth waking someone for, and under which name:
+// "url", "failed", "crashing" (the 3rd crash in a row, then every 10th), or
+// "" for the rest. Pure.
+std::string notice_kind(const Event& ev);
+
+}  // namespace tether
