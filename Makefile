@@ -23,7 +23,7 @@ run: build
 	$(BUILD_DIR)/tetherd -c conf/tether.ini --socket run/tether.sock --state-dir run
 
 test: build
-	@scripts/deps.sh test
+	@scripts/deps.sh test pkg
 	cd $(BUILD_DIR) && ctest --output-on-failure -j$(JOBS)
 
 # The whole suite again with ASan/UBSan (separate build directory).
@@ -33,7 +33,7 @@ asan:
 
 # Integration tests with tetherd under valgrind (memcheck, leak check).
 valgrind: build
-	@scripts/deps.sh test
+	@scripts/deps.sh test pkg
 	cd $(BUILD_DIR) && TETHER_VALGRIND=1 ctest --output-on-failure -j$(JOBS) -R integration
 
 clean:
@@ -48,3 +48,4 @@ soak:
 	TETHER_BUILD_DIR=build-asan TETHER_SANITIZED=1 SOAK_SECONDS=$(SOAK_SECONDS) python3 test/soak/soak.py
 
 include mk/cross.mk
+include mk/packaging.mk

@@ -60,6 +60,7 @@ int Agent::start(std::string* err) {
   uv_signal_start(sighup_.get(), on_signal, SIGHUP);
   write_pidfile();
   notifier_.configure(cfg_.notify);
+  start_telegram();
   log_info("tetherd started (pid %d, config %s)", static_cast<int>(getpid()),
            cfg_.path.empty() ? "built-in defaults" : cfg_.path.c_str());
   restore();
@@ -250,6 +251,7 @@ std::string Agent::reload() {
   log_set_level(cfg_.agent.log_level);
   control_.set_allowed_uids(cfg_.agent.allow_uids);
   notifier_.configure(cfg_.notify);
+  if (!telegram_ != !cfg_.telegram.enabled || (telegram_ && telegram_->config() != cfg_.telegram)) start_telegram();
   if (cfg_.agent.socket != old.agent.socket || cfg_.agent.state_dir != old.agent.state_dir)
     log_warn("reload: a new socket or state_dir takes effect only when the agent restarts");
   apply_tunnel_changes(old);
@@ -290,6 +292,19 @@ void Agent::apply_tunnel_changes(const Config& old_cfg) {
   }
 }
 
+// Without a bot token the channel stays off, but the agent runs: a drone
+// must stay reachable through its tunnels whatever happens to Telegram.
+void Agent::start_telegram() {
+  telegram_.reset();
+  if (!cfg_.telegram.enabled) return;
+  telegram_ = std::make_unique<TelegramChannel>(loop_, http_, commands_, events_, supervisor_, cfg_.telegram);
+  std::string err;
+  if (!telegram_->start(&err)) {
+    log_error("telegram: %s; the /tunnel channel is off", err.c_str());
+    telegram_.reset();
+  }
+}
+
 MetricsSnapshot Agent::metrics() const {
   MetricsSnapshot m;
   m.version = kVersion;
@@ -300,6 +315,11 @@ MetricsSnapshot Agent::metrics() const {
   m.control_accepted = control_.connections_total();
   for (auto [name, box] : {std::make_pair("webhook", notifier_.webhook()), std::make_pair("telegram", notifier_.telegram())})
     if (box) m.notify.push_back({name, box->sent(), box->failed(), box->dropped()});
+  if (telegram_) {
+    m.telegram_ignored = telegram_->ignored();
+    const Outbox* box = telegram_->outbox();
+    m.notify.push_back({"telegram_chat", box->sent(), box->failed(), box->dropped()});
+  }
   return m;
 }
 
@@ -330,6 +350,7 @@ void Agent::shutdown() {
   control_.close();
   reap_timer_.stop();
   provisioner_.cancel_all();
+  telegram_.reset();
   supervisor_.shutdown([this] { finish_shutdown(); });
 }
 

@@ -22,6 +22,7 @@
 #include "sdnotify.hpp"
 #include "statefile.hpp"
 #include "supervisor.hpp"
+#include "telegram.hpp"
 #include "uvpp.hpp"
 
 namespace tether {
@@ -67,6 +68,7 @@ class Agent {
   void write_pidfile();
   void remove_pidfile();
   void publish_status();
+  void start_telegram();
 
   uv_loop_t* loop_;
   Config cfg_;
@@ -79,6 +81,7 @@ class Agent {
   Commands commands_;
   Control control_;
   SdNotify sd_;
+  std::unique_ptr<TelegramChannel> telegram_;
   UvHandle<uv_signal_t> sigterm_, sigint_, sighup_;
   Timer state_timer_;  // coalesces state writes to one per loop turn
   Timer reap_timer_;

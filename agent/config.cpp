@@ -493,6 +493,12 @@ bool TunnelConfig::operator==(const TunnelConfig& o) const {
          service == o.service && token_env == o.token_env && autostart == o.autostart;
 }
 
+bool TelegramConfig::operator==(const TelegramConfig& o) const {
+  return enabled == o.enabled && bot_token_env == o.bot_token_env && bot_token_file == o.bot_token_file &&
+         allowed_chat_ids == o.allowed_chat_ids && allowed_user_ids == o.allowed_user_ids &&
+         api_base == o.api_base && poll_timeout_s == o.poll_timeout_s;
+}
+
 const TunnelConfig* Config::find_tunnel(std::string_view name) const {
   for (const auto& t : tunnels)
     if (t.name == name) return &t;

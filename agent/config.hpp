@@ -89,6 +89,9 @@ struct TelegramConfig {
   std::vector<int64_t> allowed_user_ids;
   std::string api_base = "https://api.telegram.org";
   int poll_timeout_s = 50;
+
+  bool operator==(const TelegramConfig& o) const;
+  bool operator!=(const TelegramConfig& o) const { return !(*this == o); }
 };
 
 struct Config {

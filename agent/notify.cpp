@@ -38,30 +38,29 @@ void Notifier::configure(const NotifyConfig& cfg) {
     webhook_url_ = cfg.webhook;
     webhook_.reset(webhook_url_.empty() ? nullptr : new Outbox(loop_, http_, "notify webhook", kQueue));
   }
-  std::string url, chat = cfg.telegram_chat_id;
+  std::string token;
   if (!cfg.telegram_bot_token_env.empty()) {
-    const char* token = std::getenv(cfg.telegram_bot_token_env.c_str());
-    if (token && *token) {
-      secret_add(token);
-      url = cfg.telegram_api_base + (cfg.telegram_api_base.back() == '/' ? "" : "/") + "bot" + token + "/sendMessage";
-    } else {
-      log_error("notify: $%s is not set; Telegram notices are off", cfg.telegram_bot_token_env.c_str());
-    }
+    const char* t = std::getenv(cfg.telegram_bot_token_env.c_str());
+    if (t && *t) token = t;
+    else log_error("notify: $%s is not set; Telegram notices are off", cfg.telegram_bot_token_env.c_str());
   }
-  if (url != telegram_url_ || chat != chat_id_) {
-    telegram_url_ = url;
-    chat_id_ = chat;
-    telegram_.reset(url.empty() ? nullptr : new Outbox(loop_, http_, "notify telegram", kQueue));
+  // Rebuilt only when something changed, so a reload does not drop the queue.
+  std::string key = token.empty() ? "" : cfg.telegram_api_base + "\n" + token + "\n" + cfg.telegram_chat_id;
+  if (key != telegram_key_) {
+    telegram_key_ = key;
+    chat_id_ = cfg.telegram_chat_id;
+    telegram_.reset(key.empty() ? nullptr
+                                : new TelegramBot(loop_, http_, cfg.telegram_api_base, token, "notify telegram"));
   }
 }
 
 void Notifier::shutdown() {
-  size_t left = (webhook_ ? webhook_->queued() : 0) + (telegram_ ? telegram_->queued() : 0);
+  size_t left = (webhook_ ? webhook_->queued() : 0) + (telegram_ ? telegram_->outbox().queued() : 0);
   if (left) log_warn("notify: %zu notices still queued at shutdown are dropped", left);
   webhook_.reset();
   telegram_.reset();
   webhook_url_.clear();
-  telegram_url_.clear();
+  telegram_key_.clear();
 }
 
 void Notifier::on_event(const Event& ev) {
@@ -88,19 +87,8 @@ void Notifier::send(const std::string& notice, const Event& ev, const std::strin
     webhook_->push(req);
   }
   if (telegram_) {
-    std::string html = "<b>" + html_escape(host_) + "</b> tunnel <b>" + html_escape(ev.id) + "</b> " + html_escape(text);
-    // A numeric id goes as a number, a @channel name as a string.
-    char* end = nullptr;
-    long long numeric = std::strtoll(chat_id_.c_str(), &end, 10);
-    nlohmann::json chat = *end == '\0' && !chat_id_.empty() ? nlohmann::json(numeric) : nlohmann::json(chat_id_);
-    nlohmann::json body = {{"chat_id", chat}, {"text", html}, {"parse_mode", "HTML"}};
-    HttpRequest req;
-    req.method = "POST";
-    req.url = telegram_url_;
-    req.headers = {"Content-Type: application/json"};
-    req.body = body.dump(-1, ' ', false, nlohmann::json::error_handler_t::replace);
-    req.timeout_ms = kTimeoutMs;
-    telegram_->push(req);
+    std::string header = "<b>" + html_escape(host_) + "</b> tunnel <b>" + html_escape(ev.id) + "</b>";
+    telegram_->send(telegram_chat(chat_id_), 0, header, html_escape(text));
   }
 }
 

@@ -13,6 +13,7 @@
 #include "events.hpp"
 #include "http.hpp"
 #include "outbox.hpp"
+#include "telegram_bot.hpp"
 
 namespace tether {
 
@@ -28,7 +29,7 @@ class Notifier {
   void shutdown();
 
   const Outbox* webhook() const { return webhook_.get(); }
-  const Outbox* telegram() const { return telegram_.get(); }
+  const Outbox* telegram() const { return telegram_ ? &telegram_->outbox() : nullptr; }
 
  private:
   void on_event(const Event& ev);
@@ -39,8 +40,9 @@ class Notifier {
   EventBus& events_;
   uint64_t token_ = 0;
   std::string host_;
-  std::string webhook_url_, telegram_url_, chat_id_;
-  std::unique_ptr<Outbox> webhook_, telegram_;
+  std::string webhook_url_, telegram_key_, chat_id_;
+  std::unique_ptr<Outbox> webhook_;
+  std::unique_ptr<TelegramBot> telegram_;
 };
 
 // Whether an event is worth waking someone for, and under which name:

@@ -377,7 +377,7 @@ void Supervisor::schedule_respawn(Tunnel& t, const std::string& reason) {
                                     static_cast<uint64_t>(w.backoff_max_ms), unit(rng_));
   enter(t, TunnelState::backoff);
   events_.publish(t.spec.id, "backoff", "respawn in " + seconds_text(delay),
-                  {{"delay_ms", delay}, {"attempt", t.attempt}});
+                  {{"delay_ms", delay}, {"attempt", t.attempt}, {"reason", reason}});
   std::string id = t.spec.id;
   t.restart_reason = reason;
   // The loop's clock was read before this exit was processed; without an

@@ -1,0 +1,206 @@
+#include "telegram.hpp"
+
+#include <cstdlib>
+#include <random>
+
+#include "backoff.hpp"
+#include "log.hpp"
+#include "tgtext.hpp"
+#include "tokens.hpp"
+
+namespace tether {
+namespace {
+
+using json = nlohmann::json;
+
+constexpr uint64_t kRetryInitialMs = 1000;
+constexpr uint64_t kRetryMaxMs = 60000;
+
+int64_t id_of(const json& obj, const char* key) {
+  return obj.is_object() && obj.contains(key) && obj[key].is_object() && obj[key].contains("id") &&
+                 obj[key]["id"].is_number_integer()
+             ? obj[key]["id"].get<int64_t>()
+             : 0;
+}
+
+// The tunnel id a start argument will get ("08080" -> "8080").
+std::string tunnel_id_of(const std::string& arg) {
+  if (arg.empty() || arg.find_first_not_of("0123456789") != std::string::npos || arg.size() > 5) return arg;
+  return std::to_string(std::atol(arg.c_str()));
+}
+
+}  // namespace
+
+TelegramChannel::TelegramChannel(uv_loop_t* loop, Http& http, Commands& commands, EventBus& events,
+                                 Supervisor& supervisor, const TelegramConfig& cfg)
+    : loop_(loop), http_(http), commands_(commands), events_(events), supervisor_(supervisor), cfg_(cfg),
+      retry_(loop) {}
+
+TelegramChannel::~TelegramChannel() {
+  *alive_ = false;
+  if (poll_id_) http_.cancel(poll_id_);
+  if (me_id_) http_.cancel(me_id_);
+  if (event_token_) events_.unsubscribe(event_token_);
+}
+
+bool TelegramChannel::start(std::string* err) {
+  std::string token;
+  const char* env = cfg_.bot_token_env.empty() ? nullptr : std::getenv(cfg_.bot_token_env.c_str());
+  if (env && *env) token = env;
+  else if (!cfg_.bot_token_file.empty()) token = read_secret_file(cfg_.bot_token_file, err);
+  if (token.empty()) {
+    *err = "no bot token: set $" + (cfg_.bot_token_env.empty() ? std::string("(bot_token_env)") : cfg_.bot_token_env) +
+           " or [telegram] bot_token_file" + (err->empty() ? "" : " (" + *err + ")");
+    return false;
+  }
+  bot_ = std::make_unique<TelegramBot>(loop_, http_, cfg_.api_base, token, "telegram");
+  event_token_ = events_.subscribe([this](const Event& ev) { on_event(ev); });
+  get_me();
+  poll();
+  log_info("telegram: polling for /tunnel commands (%zu chats, %zu users allowed)", cfg_.allowed_chat_ids.size(),
+           cfg_.allowed_user_ids.size());
+  return true;
+}
+
+// The bot's own name, to tell "/tunnel@thisbot" from "/tunnel@otherbot".
+void TelegramChannel::get_me() {
+  HttpRequest req;
+  req.url = bot_->url("getMe");
+  me_id_ = http_.fetch(req, [this](HttpResponse r) {
+    me_id_ = 0;
+    auto j = json::parse(r.body, nullptr, false);
+    if (r.status == 200 && j.is_object() && j.value("ok", false) && j["result"].is_object())
+      username_ = j["result"].value("username", "");
+    else
+      log_warn("telegram: getMe failed (%s); accepting any /tunnel@bot suffix",
+               r.status ? ("HTTP " + std::to_string(r.status)).c_str() : r.error.c_str());
+  });
+}
+
+void TelegramChannel::poll() {
+  json body = {{"timeout", cfg_.poll_timeout_s}, {"allowed_updates", {"message"}}};
+  if (offset_) body["offset"] = offset_;
+  HttpRequest req;
+  req.method = "POST";
+  req.url = bot_->url("getUpdates");
+  req.headers = {"Content-Type: application/json"};
+  req.body = body.dump();
+  // Telegram holds the request for up to poll_timeout_s before answering.
+  req.timeout_ms = (static_cast<long>(cfg_.poll_timeout_s) + 15) * 1000;
+  poll_id_ = http_.fetch(req, [this](HttpResponse r) {
+    poll_id_ = 0;
+    on_poll(r);
+  });
+}
+
+void TelegramChannel::retry_later(uint64_t ms) {
+  retry_.start(ms, [this] { poll(); });
+}
+
+void TelegramChannel::on_poll(const HttpResponse& r) {
+  auto j = json::parse(r.body, nullptr, false);
+  bool ok = r.status == 200 && j.is_object() && j.value("ok", false) && j["result"].is_array();
+  if (!ok) {
+    ++failures_;
+    uint64_t wait = 0;
+    if (j.is_object() && j.contains("parameters") && j["parameters"].is_object())
+      wait = static_cast<uint64_t>(j["parameters"].value("retry_after", 0)) * 1000;
+    if (!wait) {
+      static std::minstd_rand rng(std::random_device{}());
+      wait = backoff_delay_ms(failures_, kRetryInitialMs, kRetryMaxMs, std::uniform_real_distribution<double>(0, 1)(rng));
+    }
+    std::string why = r.status ? "HTTP " + std::to_string(r.status) : r.error;
+    if (j.is_object() && j.contains("description")) why += ": " + redacted(j.value("description", ""));
+    log_warn("telegram: getUpdates failed (%s); polling again in %.1fs", why.c_str(),
+             static_cast<double>(wait) / 1000.0);
+    retry_later(wait);
+    return;
+  }
+  if (failures_) log_info("telegram: getUpdates works again");
+  failures_ = 0;
+  for (const auto& update : j["result"]) {
+    int64_t id = update.value("update_id", int64_t{0});
+    // Telegram forgets updates below the next offset: none comes twice.
+    if (id < offset_) continue;
+    offset_ = id + 1;
+    if (update.contains("message") && update["message"].is_object()) handle(update["message"]);
+  }
+  poll();
+}
+
+bool TelegramChannel::allowed(int64_t chat, int64_t user) const {
+  auto in = [](const std::vector<int64_t>& list, int64_t v) {
+    return std::find(list.begin(), list.end(), v) != list.end();
+  };
+  return in(cfg_.allowed_chat_ids, chat) && in(cfg_.allowed_user_ids, user);
+}
+
+void TelegramChannel::handle(const json& message) {
+  int64_t chat = id_of(message, "chat"), user = id_of(message, "from");
+  int64_t thread = message.value("message_thread_id", int64_t{0});
+  std::string text = message.contains("text") && message["text"].is_string() ? message["text"].get<std::string>() : "";
+  if (!allowed(chat, user)) {
+    ++ignored_;
+    log_debug("telegram: ignored a message from chat %lld, user %lld (not allowed)", static_cast<long long>(chat),
+              static_cast<long long>(user));
+    return;
+  }
+  Request req;
+  if (!parse_tunnel_command(text, username_, &req)) return;
+  json to = chat;
+  if (req.verb == "help") {
+    ChatText help = chat_help();
+    bot_->send(to, thread, help.header, help.body);
+    return;
+  }
+  if (req.verb == "?" || req.verb == "watch" || req.verb == "quit") {
+    bot_->send(to, thread, "<b>not available here</b>",
+               html_escape(req.verb == "?" ? "that is not a command; see /tunnel help"
+                                           : "/tunnel " + req.verb + " only works on the control socket"));
+    return;
+  }
+  log_info("telegram: chat %lld user %lld: /tunnel %s", static_cast<long long>(chat), static_cast<long long>(user),
+           req.verb.c_str());
+  std::string pending;
+  if (req.verb == "start" && !req.args.empty()) {
+    pending = tunnel_id_of(req.args[0]);
+    awaiting_start_.insert(pending);
+    bot_->send(to, thread, "<b>starting " + html_escape(req.args[0]) + "</b>", html_escape("its URL follows"));
+  }
+  Caller caller;
+  caller.kind = Caller::Kind::telegram;
+  caller.chat_id = chat;
+  caller.thread_id = thread;
+  std::weak_ptr<bool> alive = alive_;
+  commands_.dispatch(req, caller, [this, alive, to, thread, req, pending](Reply r) {
+    if (alive.expired()) return;
+    if (!pending.empty()) awaiting_start_.erase(pending);
+    ChatText t = chat_reply(req, r);
+    bot_->send(to, thread, t.header, t.body);
+  });
+}
+
+// Notices for tunnels started from a chat go back to that chat (and
+// thread), also after an agent restart: the chat is in the state file.
+void TelegramChannel::on_event(const Event& ev) {
+  const TunnelSpec* spec = supervisor_.spec(ev.id);
+  if (!spec || spec->caller.kind != Caller::Kind::telegram) return;
+  std::string what;
+  if (ev.kind == "url") {
+    if (awaiting_start_.count(ev.id)) return;  // the start reply carries it
+    what = "new URL " + ev.detail;
+  } else if (ev.kind == "backoff") {
+    int attempt = ev.fields.value("attempt", 0);
+    std::string reason = ev.fields.value("reason", std::string());
+    if (attempt == 1) what = "crashed (" + reason + "); " + ev.detail;
+    else if (attempt == 3 || (attempt > 3 && attempt % 10 == 0))
+      what = "keeps crashing (" + std::to_string(attempt) + " in a row; " + reason + ")";
+  } else if (ev.kind == "failed") {
+    what = "failed: " + ev.detail;
+  }
+  if (what.empty()) return;
+  bot_->send(json(spec->caller.chat_id), spec->caller.thread_id, "<b>tunnel " + html_escape(ev.id) + "</b>",
+             html_escape(what));
+}
+
+}  // namespace tether

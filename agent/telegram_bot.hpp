@@ -1,0 +1,40 @@
+// Sending to the Telegram Bot API: sendMessage with parse_mode HTML, long
+// texts split under 4096 characters, through an Outbox (ordered, bounded,
+// retried, honouring retry_after). Used by [notify] notices and by the
+// /tunnel control channel alike.
+#pragma once
+
+#include <uv.h>
+
+#include <cstdint>
+#include <functional>
+#include <nlohmann/json.hpp>
+#include <string>
+
+#include "http.hpp"
+#include "outbox.hpp"
+
+namespace tether {
+
+class TelegramBot {
+ public:
+  // The token is registered as a secret: it is part of every URL.
+  TelegramBot(uv_loop_t* loop, Http& http, const std::string& api_base, const std::string& token,
+              const std::string& name);
+
+  // chat: a numeric id or "@channel"; thread 0 for none. header is HTML
+  // (repeated on every part), body escaped text.
+  void send(const nlohmann::json& chat, int64_t thread, const std::string& header, const std::string& body);
+  // The full URL of a Bot API method.
+  std::string url(const std::string& method) const;
+  const Outbox& outbox() const { return outbox_; }
+
+ private:
+  std::string base_;
+  Outbox outbox_;
+};
+
+// "-100123" -> -100123, "@news" stays a string.
+nlohmann::json telegram_chat(const std::string& id);
+
+}  // namespace tether
