@@ -18,9 +18,15 @@ namespace {
 // Past this much unsent reply data a client is not read from (requests) or
 // is dropped (watch streams): a client that does not read must not grow the
 // agent's memory.
-constexpr size_t kMaxOutput = 256 * 1024;
-// Requests read but not yet answered; beyond this, reading pauses.
-constexpr size_t kMaxQueued = 256;
+constexpr size_t kMaxOutput = 64 * 1024;
+// Requests split out of the input but not yet answered. The rest of the
+// input stays as raw bytes (at most one read's worth) and reading pauses,
+// so a client that pipelines faster than it reads costs a bounded amount.
+constexpr size_t kMaxQueued = 64;
+// A finished connection gets this long to read its last replies, then this
+// long to stop sending, before it is closed anyway.
+constexpr uint64_t kFlushMs = 30000;
+constexpr uint64_t kLingerMs = 2000;
 
 int check_existing_socket(const std::string& path, std::string* err) {
   struct stat st;
@@ -74,7 +80,7 @@ struct WriteReq {
 // close callback; replies that arrive later hold only a weak_ptr to it.
 class Control::Conn : public std::enable_shared_from_this<Conn> {
  public:
-  explicit Conn(Control& server) : server_(server), splitter_(kMaxRequest) {
+  explicit Conn(Control& server) : server_(server), splitter_(kMaxRequest), linger_(server.loop_) {
     uv_pipe_init(server.loop_, &pipe_, 0);
     pipe_.data = this;
   }
@@ -87,9 +93,9 @@ class Control::Conn : public std::enable_shared_from_this<Conn> {
 
   void start() { resume_reading(); }
 
-  // Sends one line and closes, for connections refused at the door.
+  // Sends one line and ends, for connections refused at the door.
   void refuse(const std::string& line) {
-    send(line);
+    out_ += line + "\n";
     finish();
   }
 
@@ -97,6 +103,7 @@ class Control::Conn : public std::enable_shared_from_this<Conn> {
     if (closing_) return;
     pause_reading();
     closing_ = true;
+    linger_.stop();
     uv_close(reinterpret_cast<uv_handle_t*>(&pipe_), [](uv_handle_t* h) {
       auto* c = static_cast<Conn*>(h->data);
       c->server_.forget(c);
@@ -118,22 +125,37 @@ class Control::Conn : public std::enable_shared_from_this<Conn> {
 
   static void on_read(uv_stream_t* s, ssize_t n, const uv_buf_t* buf) {
     auto* c = static_cast<Conn*>(s->data);
-    if (n > 0) {
-      c->take(std::string_view(buf->base, static_cast<size_t>(n)));
-    } else if (n < 0) {
-      c->end_of_input(n);
+    if (n == 0) return;
+    if (c->finishing_) {  // draining what the client still sends
+      if (n < 0) c->close();
+      return;
     }
+    if (n > 0) c->take(std::string_view(buf->base, static_cast<size_t>(n)));
+    else c->end_of_input(n);
   }
 
   void take(std::string_view data) {
     if (watching_) return;  // a watch stream ignores further input
-    splitter_.feed(data, [this](std::string_view line, bool truncated) {
-      if (stop_taking_) return;
-      queue_.push_back({std::string(line), truncated});
-      // Nothing after an over-long line is read: the connection ends there.
-      if (truncated) stop_taking_ = true;
-    });
+    raw_.append(data);
+    split_input();
     process();
+  }
+
+  // Moves whole lines from raw_ into the queue while it has room.
+  void split_input() {
+    size_t used = 0;
+    while (used < raw_.size() && queue_.size() < kMaxQueued && !stop_taking_) {
+      size_t nl = raw_.find('\n', used);
+      size_t end = nl == std::string::npos ? raw_.size() : nl + 1;
+      splitter_.feed(std::string_view(raw_).substr(used, end - used), [this](std::string_view line, bool truncated) {
+        if (stop_taking_) return;
+        queue_.push_back({std::string(line), truncated});
+        // Nothing after an over-long line is read: the connection ends there.
+        if (truncated) stop_taking_ = true;
+      });
+      used = end;
+    }
+    raw_.erase(0, stop_taking_ ? raw_.size() : used);
   }
 
   void end_of_input(ssize_t status) {
@@ -143,22 +165,25 @@ class Control::Conn : public std::enable_shared_from_this<Conn> {
       close();
       return;
     }
-    if (!stop_taking_ && !watching_)
-      splitter_.finish([this](std::string_view line, bool) { queue_.push_back({std::string(line), false}); });
     process();
   }
 
   void process() {
     if (processing_) return;  // a synchronous reply finished inside dispatch
     processing_ = true;
-    while (!busy_ && !queue_.empty() && !closing_ && !shutting_ && !watching_ && !output_full()) {
+    for (;;) {
+      if (queue_.size() < kMaxQueued / 2 && !raw_.empty()) split_input();
+      if (eof_ && queue_.empty() && raw_.empty() && !stop_taking_ && !watching_ && !ended_) {
+        ended_ = true;  // the unterminated last line, if any
+        splitter_.finish([this](std::string_view line, bool) { queue_.push_back({std::string(line), false}); });
+      }
+      if (busy_ || queue_.empty() || closing_ || finishing_ || watching_ || output_full()) break;
       Pending p = std::move(queue_.front());
       queue_.pop_front();
       if (p.toolong) {
         send_reply(Reply::Err("toolong", "request line longer than " + std::to_string(kMaxRequest) +
                                              " bytes; closing the connection"),
                    false);
-        queue_.clear();
         finish();
         break;
       }
@@ -177,21 +202,20 @@ class Control::Conn : public std::enable_shared_from_this<Conn> {
     }
     processing_ = false;
     flush();
-    if (closing_ || shutting_) return;
-    if (eof_ && !busy_ && queue_.empty() && !watching_) {
+    if (closing_ || finishing_) return;
+    if (eof_ && !busy_ && queue_.empty() && raw_.empty() && !watching_) {
       finish();
       return;
     }
-    if (!eof_ && !stop_taking_ && queue_.size() < kMaxQueued / 2 && !output_full()) resume_reading();
-    if (queue_.size() >= kMaxQueued || output_full()) pause_reading();
+    if (!eof_ && !stop_taking_ && raw_.empty() && !output_full()) resume_reading();
+    if (!raw_.empty() || output_full()) pause_reading();
   }
 
   void on_reply(Reply r, bool json) {
-    if (closing_) return;
+    if (closing_ || finishing_) return;
     busy_ = false;
     send_reply(r, json);
     if (r.after == Reply::After::close) {
-      queue_.clear();
       finish();
     } else if (r.after == Reply::After::watch) {
       start_watching(json);
@@ -202,11 +226,12 @@ class Control::Conn : public std::enable_shared_from_this<Conn> {
   void start_watching(bool json) {
     watching_ = true;
     queue_.clear();
+    raw_.clear();
     if (!eof_) resume_reading();  // only to notice the client leaving
     std::weak_ptr<Conn> weak = shared_from_this();
     watch_token_ = server_.events_.subscribe([weak, json](const Event& ev) {
       auto c = weak.lock();
-      if (!c || c->closing_ || c->shutting_) return;
+      if (!c || c->closing_ || c->finishing_) return;
       if (c->output_full()) {
         log_warn("control: dropping a watcher that does not read its events");
         c->send("ERR slow watcher: events were not read fast enough; dropped");
@@ -253,22 +278,34 @@ class Control::Conn : public std::enable_shared_from_this<Conn> {
       c->close();
       return;
     }
-    if (!c->output_full()) c->process();
+    if (!c->output_full() && !c->finishing_) c->process();
   }
 
-  // No more requests: send what is pending, shut the write side down (which
-  // waits for queued writes), then close.
+  // No more requests: write what is pending, shut our side down (which
+  // waits for queued writes), then read and discard whatever the client
+  // still sends until its end of input, or kLingerMs. Closing with unread
+  // input would reset the connection, and the client could lose the last
+  // reply (an ERR toolong, ERR busy or ERR denied). A client that reads
+  // nothing is closed after kFlushMs.
   void finish() {
-    if (shutting_ || closing_) return;
+    if (finishing_ || closing_) return;
+    finishing_ = true;
+    queue_.clear();
+    raw_.clear();
     flush();
-    pause_reading();
-    shutting_ = true;
+    linger_.start(kFlushMs, [this] { close(); });
     auto* req = new uv_shutdown_t;
-    int rc = uv_shutdown(req, stream(), [](uv_shutdown_t* r, int) {
+    int rc = uv_shutdown(req, stream(), [](uv_shutdown_t* r, int status) {
       uv_stream_t* s = r->handle;
       delete r;
       if (uv_is_closing(reinterpret_cast<uv_handle_t*>(s))) return;
-      static_cast<Conn*>(s->data)->close();
+      auto* c = static_cast<Conn*>(s->data);
+      if (status < 0 || c->eof_) {
+        c->close();
+        return;
+      }
+      c->resume_reading();
+      c->linger_.start(kLingerMs, [c] { c->close(); });
     });
     if (rc < 0) {
       delete req;
@@ -276,11 +313,12 @@ class Control::Conn : public std::enable_shared_from_this<Conn> {
     }
   }
 
-  bool output_full() const { return out_.size() + uv_stream_get_write_queue_size(
-                                         reinterpret_cast<const uv_stream_t*>(&pipe_)) > kMaxOutput; }
+  bool output_full() const {
+    return out_.size() + uv_stream_get_write_queue_size(reinterpret_cast<const uv_stream_t*>(&pipe_)) > kMaxOutput;
+  }
 
   void resume_reading() {
-    if (!reading_ && !closing_ && !shutting_) reading_ = uv_read_start(stream(), on_alloc, on_read) == 0;
+    if (!reading_ && !closing_) reading_ = uv_read_start(stream(), on_alloc, on_read) == 0;
   }
 
   void pause_reading() {
@@ -291,11 +329,13 @@ class Control::Conn : public std::enable_shared_from_this<Conn> {
   Control& server_;
   uv_pipe_t pipe_;
   LineSplitter splitter_;
+  Timer linger_;
   std::deque<Pending> queue_;
+  std::string raw_;  // input not yet split into the queue
   std::string out_;
   uint64_t watch_token_ = 0;
-  bool reading_ = false, busy_ = false, eof_ = false, closing_ = false, shutting_ = false;
-  bool processing_ = false, stop_taking_ = false, watching_ = false;
+  bool reading_ = false, busy_ = false, eof_ = false, closing_ = false, finishing_ = false;
+  bool processing_ = false, stop_taking_ = false, watching_ = false, ended_ = false;
 };
 
 Control::Control(uv_loop_t* loop, Commands& commands, EventBus& events)
@@ -320,7 +360,9 @@ int Control::listen(const AgentConfig& cfg, std::string* err) {
   rc = uv_pipe_bind(server_.get(), path_.c_str());
   umask(old);
   if (rc == 0) rc = chmod(path_.c_str(), cfg.socket_mode) == 0 ? 0 : -errno;
-  if (rc == 0) rc = uv_listen(server_.stream(), 128, on_connection);
+  // A burst of clients (a fleet script, a reconnect storm) waits in the
+  // kernel's queue instead of being refused.
+  if (rc == 0) rc = uv_listen(server_.stream(), SOMAXCONN, on_connection);
   if (rc < 0) {
     *err = "cannot listen on " + path_ + ": " + uv_strerror(rc);
     server_.reset();

@@ -55,9 +55,9 @@ class Client:
 
     def __init__(self, path, timeout=10.0):
         self.sock = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
-        self.sock.settimeout(timeout * SLOW)
         try:
-            self.sock.connect(path)
+            self.sock.connect(path)  # blocking: waits in the listen queue
+            self.sock.settimeout(timeout * SLOW)
         except OSError:
             self.sock.close()
             raise
