@@ -118,6 +118,13 @@ void Commands::version(const Request&, const Caller&, ReplyFn done) {
   done(r);
 }
 
+bool Commands::id_arg(const Request& req, const ReplyFn& done, std::string* id) const {
+  std::string err;
+  *id = tunnel_id(req.args[0], &err);
+  if (id->empty()) done(Reply::Err("usage", usage(*find(req.verb)).message + ": " + err));
+  return !id->empty();
+}
+
 void Commands::start(const Request& req, const Caller& caller, ReplyFn done) {
   bool wait = true;
   if (req.args.size() == 2) {
@@ -127,12 +134,8 @@ void Commands::start(const Request& req, const Caller& caller, ReplyFn done) {
     }
     wait = false;
   }
-  std::string err;
-  std::string id = tunnel_id(req.args[0], &err);
-  if (id.empty()) {
-    done(Reply::Err("usage", "start <port>|<name> [nowait]: " + err));
-    return;
-  }
+  std::string id, err;
+  if (!id_arg(req, done, &id)) return;
   const Config& cfg = agent_.config();
   if (find_executable(cfg.cloudflared.path).empty()) {
     done(Reply::Err("nocloudflared", std::string(kInstallHint) + " (looked for '" + cfg.cloudflared.path + "')"));
@@ -148,23 +151,13 @@ void Commands::start(const Request& req, const Caller& caller, ReplyFn done) {
 }
 
 void Commands::stop(const Request& req, const Caller&, ReplyFn done) {
-  std::string err;
-  std::string id = tunnel_id(req.args[0], &err);
-  if (id.empty()) {
-    done(Reply::Err("usage", "stop <id>: " + err));
-    return;
-  }
-  agent_.supervisor().stop(id, std::move(done));
+  std::string id;
+  if (id_arg(req, done, &id)) agent_.supervisor().stop(id, std::move(done));
 }
 
 void Commands::restart(const Request& req, const Caller&, ReplyFn done) {
-  std::string err;
-  std::string id = tunnel_id(req.args[0], &err);
-  if (id.empty()) {
-    done(Reply::Err("usage", "restart <id>: " + err));
-    return;
-  }
-  agent_.supervisor().restart(id, std::move(done));
+  std::string id;
+  if (id_arg(req, done, &id)) agent_.supervisor().restart(id, std::move(done));
 }
 
 void Commands::list(const Request&, const Caller&, ReplyFn done) {
@@ -181,13 +174,11 @@ void Commands::list(const Request&, const Caller&, ReplyFn done) {
 }
 
 void Commands::status(const Request& req, const Caller&, ReplyFn done) {
-  std::string err;
-  std::string id = tunnel_id(req.args[0], &err);
+  std::string id;
   TunnelInfo info;
-  if (id.empty()) {
-    done(Reply::Err("usage", "status <id>: " + err));
-  } else if (!agent_.supervisor().info(id, &info)) {
-    done(Reply::Err("notfound", "no tunnel '" + id + "' (see 'list')"));
+  if (!id_arg(req, done, &id)) return;
+  if (!agent_.supervisor().info(id, &info)) {
+    done(no_such_tunnel(id));
   } else {
     Reply r = Reply::Ok(id + " " + info.state);
     r.lines = status_lines(info);
@@ -197,12 +188,8 @@ void Commands::status(const Request& req, const Caller&, ReplyFn done) {
 }
 
 void Commands::logs(const Request& req, const Caller&, ReplyFn done) {
-  std::string err;
-  std::string id = tunnel_id(req.args[0], &err);
-  if (id.empty()) {
-    done(Reply::Err("usage", "logs <id> [n]: " + err));
-    return;
-  }
+  std::string id;
+  if (!id_arg(req, done, &id)) return;
   size_t n = kDefaultLogLines;
   if (req.args.size() == 2) {
     const std::string& a = req.args[1];
@@ -214,7 +201,7 @@ void Commands::logs(const Request& req, const Caller&, ReplyFn done) {
   }
   Reply r = Reply::Ok();
   if (!agent_.supervisor().logs(id, n, &r.lines)) {
-    done(Reply::Err("notfound", "no tunnel '" + id + "' (see 'list')"));
+    done(no_such_tunnel(id));
     return;
   }
   r.message = std::to_string(r.lines.size()) + " lines";

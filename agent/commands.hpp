@@ -61,6 +61,9 @@ class Commands {
   void quit(const Request&, const Caller&, ReplyFn done);
 
   static Reply usage(const Verb& v);
+  // The first argument as a tunnel id ("08080" -> "8080"); on a bad one,
+  // replies "ERR usage <verb> <usage>: why" and returns false.
+  bool id_arg(const Request& req, const ReplyFn& done, std::string* id) const;
   const Verb* find(const std::string& name) const;
 
   Agent& agent_;

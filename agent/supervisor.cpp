@@ -35,6 +35,10 @@ std::string cut(std::string s) {
 
 }  // namespace
 
+Reply no_such_tunnel(const std::string& id) {
+  return Reply::Err("notfound", "no tunnel '" + id + "' (see 'list')");
+}
+
 const char* state_name(TunnelState s) {
   switch (s) {
     case TunnelState::starting: return "starting";
@@ -434,7 +438,7 @@ void Supervisor::terminate(Tunnel& t) {
 void Supervisor::stop(const std::string& id, ReplyFn done) {
   auto it = tunnels_.find(id);
   if (it == tunnels_.end()) {
-    done(Reply::Err("notfound", "no tunnel '" + id + "' (see 'list')"));
+    done(no_such_tunnel(id));
     return;
   }
   Tunnel& t = *it->second;
@@ -464,7 +468,7 @@ void Supervisor::remove(const std::string& id, const std::string& detail) {
 void Supervisor::restart(const std::string& id, ReplyFn done, const TunnelSpec* new_spec) {
   auto it = tunnels_.find(id);
   if (it == tunnels_.end()) {
-    done(Reply::Err("notfound", "no tunnel '" + id + "' (see 'list')"));
+    done(no_such_tunnel(id));
     return;
   }
   Tunnel& t = *it->second;
