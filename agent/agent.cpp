@@ -105,23 +105,26 @@ void Agent::restore() {
 void Agent::reap(std::vector<StateRecord> orphans) {
   orphans_ = std::move(orphans);
   reap_started_ms_ = uv_now(loop_);
-  auto poll = [this](auto&& self_ref) -> void {
-    std::vector<StateRecord> left;
-    for (auto& o : orphans_)
-      if (!group_members(o.pid).empty()) left.push_back(o);
-    orphans_ = std::move(left);
-    if (orphans_.empty() || stopping_) {
-      orphans_.clear();
-      auto records = std::move(restoring_);
-      restoring_.clear();
-      if (!stopping_) bring_back(records);
-      return;
-    }
-    if (uv_now(loop_) - reap_started_ms_ >= static_cast<uint64_t>(cfg_.watchdog.stop_grace_s) * 1000)
-      for (auto& o : orphans_) kill(-o.pid, SIGKILL);
-    reap_timer_.start(kReapPollMs, [self_ref] { self_ref(self_ref); });
-  };
-  poll(poll);
+  poll_orphans();
+}
+
+// The orphans are not our children, so no exit callback tells us when they
+// are gone: their process groups are polled instead, for the short time
+// this takes at start-up.
+void Agent::poll_orphans() {
+  std::vector<StateRecord> left;
+  for (auto& o : orphans_)
+    if (!group_members(o.pid).empty()) left.push_back(o);
+  orphans_ = std::move(left);
+  if (orphans_.empty()) {
+    auto records = std::move(restoring_);
+    restoring_.clear();
+    bring_back(records);
+    return;
+  }
+  if (uv_now(loop_) - reap_started_ms_ >= static_cast<uint64_t>(cfg_.watchdog.stop_grace_s) * 1000)
+    for (auto& o : orphans_) kill(-o.pid, SIGKILL);
+  reap_timer_.start(kReapPollMs, [this] { poll_orphans(); });
 }
 
 void Agent::bring_back(const std::vector<StateRecord>& records) {

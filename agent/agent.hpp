@@ -59,6 +59,7 @@ class Agent {
   static void on_signal(uv_signal_t* h, int signum);
   void restore();
   void reap(std::vector<StateRecord> orphans);
+  void poll_orphans();
   void bring_back(const std::vector<StateRecord>& records);
   void apply_tunnel_changes(const Config& old_cfg);
   TunnelSpec spec_for(const TunnelConfig& t) const;

@@ -114,7 +114,6 @@ void Supervisor::start(const TunnelSpec& spec, bool wait, ReplyFn done) {
   log_info("tunnel %s: starting (%s)", spec.id.c_str(), spec.kind == TunnelKind::quick ? "quick" : "named");
   spawn(t, "");
   changed();
-  if (!tunnels_.count(spec.id)) return;  // gave up at once (cannot happen with max_restarts >= 1)
   if (wait) {
     wait_for_url(t, std::move(done));
   } else {
