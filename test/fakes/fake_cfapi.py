@@ -18,7 +18,6 @@ API base: http://127.0.0.1:<port>/client/v4.  Test control: /__fake/... (no
 auth), see ADMIN_ROUTES.  stderr gets one line per request, never a token.
 """
 
-import argparse
 import base64
 import binascii
 import datetime
@@ -28,19 +27,18 @@ import json
 import os
 import re
 import secrets
-import signal
 import sys
-import threading
 import traceback
 import uuid
 from dataclasses import dataclass, field
-from http import HTTPStatus
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Callable, Optional
 from urllib.parse import parse_qsl, urlsplit
 
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+import fakebase  # noqa: E402  (it sits next to this script, which is run directly)
+from fakebase import AdminError, admin_fields, now_iso  # noqa: E402
+
 API_PREFIX = "/client/v4"
-ADMIN_PREFIX = "/__fake"
 
 HEX32 = re.compile(r"[0-9a-f]{32}")
 UUID_RE = re.compile(r"[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}")
@@ -71,10 +69,6 @@ DEFAULT_OPTIONS = {
     "delete_active_status": 400,         # HTTP status of 1022 is unverified
     "tunnel_name_reuse": True,           # may a deleted tunnel's name be reused? unverified
 }
-
-
-def now_iso():
-    return datetime.datetime.now(datetime.timezone.utc).strftime("%Y-%m-%dT%H:%M:%S.%fZ")
 
 
 def derived_hex32(seed):
@@ -447,39 +441,20 @@ def valid_hostname(name):
 # ---------------------------------------------------------------------------
 # In-memory state
 
-@dataclass
-class Fault:
-    """One injected fault (POST /__fake/inject); see Handler._apply_fault."""
-    id: int
-    method: Optional[str]
-    path: re.Pattern
-    times: int
-    status: Optional[int] = None
-    body: object = None
-    has_body: bool = False
-    headers: dict = field(default_factory=dict)
-    hang_s: float = 0.0
-    close: bool = False
-    malformed: object = None
+@dataclass(kw_only=True)
+class Fault(fakebase.PathFault):
+    """One injected fault (POST /__fake/inject); see fakebase.FakeHandler._apply_fault."""
     error: Optional[dict] = None
 
-    def describe(self):
-        d = {"id": self.id, "method": self.method, "path": self.path.pattern, "times_left": self.times}
-        for key in ("status", "hang_s", "close", "malformed", "error", "headers"):
-            if getattr(self, key):
-                d[key] = getattr(self, key)
-        if self.has_body:
-            d["body"] = self.body
-        return d
+    SHOWN = ("status", "hang_s", "close", "malformed", "error", "headers")
 
 
-class FakeCloudflare:
+class FakeCloudflare(fakebase.FakeState):
     """All state, guarded by one lock; handlers run with the lock held."""
 
     def __init__(self, token, zone, account_id, zone_id):
+        super().__init__()
         self.initial = {"token": token, "zone": zone, "account_id": account_id, "zone_id": zone_id}
-        self.lock = threading.RLock()
-        self.stop = threading.Event()  # set on shutdown so hangs end early
         self.reset()
 
     def reset(self):
@@ -572,19 +547,6 @@ class FakeCloudflare:
             "latency_ms": self.latency_ms, "options": self.options,
             "faults": [f.describe() for f in self.faults],
         }
-
-    # -- faults
-
-    def take_fault(self, method, api_path):
-        """The first pending fault matching this request, consumed once."""
-        with self.lock:
-            for f in self.faults:
-                if (f.method is None or f.method == method) and f.path.fullmatch(api_path):
-                    f.times -= 1
-                    if f.times <= 0:
-                        self.faults.remove(f)
-                    return f
-        return None
 
 
 # ---------------------------------------------------------------------------
@@ -994,29 +956,11 @@ def parse_body(route, body_raw):
 
 
 # ---------------------------------------------------------------------------
-# Admin (test control) handlers: (fake, params, body) -> dict; run with the lock
-
-class AdminError(Exception):
-    pass
-
-
-def admin_fields(body, allowed):
-    unknown = set(body) - set(allowed)
-    if unknown:
-        raise AdminError(f"unknown fields: {sorted(unknown)}")
-
-
-def admin_state(fake, params, body):
-    return fake.state()
-
+# Admin (test control) handlers: (fake, params, body) -> dict; run with the lock.
+# `params` holds the groups of the admin path (see Handler._admin_params).
 
 def admin_requests(fake, params, body):
     return {"requests": fake.requests}
-
-
-def admin_requests_clear(fake, params, body):
-    fake.requests.clear()
-    return {}
 
 
 def default_error(status):
@@ -1027,64 +971,24 @@ def default_error(status):
         return {"code": 10000, "message": "Authentication error"}
     if status == 404:
         return {"code": 7003, "message": "No route for the URI"}
-    try:
-        phrase = HTTPStatus(status).phrase
-    except ValueError:
-        phrase = "Error"
-    return {"code": 1000 + status, "message": f"{phrase} (injected)"}
+    return {"code": 1000 + status, "message": fakebase.injected_reason(status)}
 
 
 def admin_inject(fake, params, body):
     admin_fields(body, ["method", "path", "times", "status", "body", "headers", "hang_s",
                         "close", "malformed", "error"])
-    try:
-        path = re.compile(body.get("path", ".*"))
-    except re.error as e:
-        raise AdminError(f"bad path regex: {e}") from None
-    times = body.get("times", 1)
-    status = body.get("status")
-    if not t_int(times) or times < 1:
-        raise AdminError("times must be an integer >= 1")
-    if status is not None and (not t_int(status) or not 100 <= status <= 599):
-        raise AdminError("status must be an HTTP status code")
-    if body.get("malformed") not in (None, False, True, "html", "cut", "truncated"):
-        raise AdminError("malformed must be true, \"html\", \"cut\" or \"truncated\"")
+    path = fakebase.fault_regex(body, "path")
+    times, status = fakebase.fault_times_status(body)
+    malformed = fakebase.fault_malformed(body, ("html", "cut", "truncated"))
     error = body.get("error")
     if error is not None:
         admin_fields(error, ["code", "message", "error_chain"])
         if not t_int(error.get("code")) or not t_str(error.get("message")):
             raise AdminError("error needs an integer code and a string message")
-    hang_s = body.get("hang_s", 0)
-    if isinstance(hang_s, bool) or not isinstance(hang_s, (int, float)) or hang_s < 0:
-        raise AdminError("hang_s must be a number >= 0")
-    headers = body.get("headers", {})
-    if not t_obj(headers) or not all(t_str(v) for v in headers.values()):
-        raise AdminError("headers must map names to strings")
-    fault = Fault(id=fake.next_fault_id, method=(body.get("method") or "").upper() or None,
-                  path=path, times=times, status=status, body=body.get("body"),
-                  has_body="body" in body, headers=headers, hang_s=float(hang_s),
-                  close=bool(body.get("close")), malformed=body.get("malformed") or None, error=error)
-    fake.next_fault_id += 1
-    fake.faults.append(fault)
-    return {"fault": fault.describe()}
-
-
-def admin_faults(fake, params, body):
-    return {"faults": [f.describe() for f in fake.faults]}
-
-
-def admin_faults_clear(fake, params, body):
-    fake.faults.clear()
-    return {}
-
-
-def admin_latency(fake, params, body):
-    admin_fields(body, ["ms"])
-    ms = body.get("ms")
-    if not isinstance(ms, (int, float)) or isinstance(ms, bool) or ms < 0:
-        raise AdminError("ms must be a number >= 0")
-    fake.latency_ms = ms
-    return {"latency_ms": ms}
+    hang_s, headers = fakebase.fault_hang_headers(body)
+    return fake.add_fault(Fault, body, method=(body.get("method") or "").upper() or None, path=path,
+                          times=times, status=status, headers=headers, hang_s=hang_s, malformed=malformed,
+                          error=error)
 
 
 def admin_connections(fake, params, body):
@@ -1152,11 +1056,6 @@ def admin_zone(fake, params, body):
     return {"zone": zone}
 
 
-def admin_reset(fake, params, body):
-    fake.reset()
-    return {}
-
-
 def admin_token(fake, params, body):
     admin_fields(body, ["token", "status", "kind"])
     if "token" in body and (not t_str(body["token"]) or not re.fullmatch(r"[!-~]+", body["token"])):
@@ -1183,17 +1082,17 @@ def admin_options(fake, params, body):
 
 
 ADMIN_ROUTES = [
-    ("GET", r"/state", admin_state),
+    ("GET", r"/state", fakebase.admin_state),
     ("GET", r"/requests", admin_requests),
-    ("POST", r"/requests/clear", admin_requests_clear),
+    ("POST", r"/requests/clear", fakebase.admin_requests_clear),
     ("POST", r"/inject", admin_inject),
-    ("GET", r"/faults", admin_faults),
-    ("POST", r"/faults/clear", admin_faults_clear),
-    ("POST", r"/latency", admin_latency),
+    ("GET", r"/faults", fakebase.admin_faults),
+    ("POST", r"/faults/clear", fakebase.admin_faults_clear),
+    ("POST", r"/latency", fakebase.admin_latency),
     ("POST", r"/tunnels/(?P<tunnel_id>[^/]+)/connections", admin_connections),
     ("POST", r"/dns_records", admin_dns_record),
     ("POST", r"/zones", admin_zone),
-    ("POST", r"/reset", admin_reset),
+    ("POST", r"/reset", fakebase.admin_reset),
     ("POST", r"/token", admin_token),
     ("POST", r"/options", admin_options),
 ]
@@ -1202,85 +1101,15 @@ ADMIN_ROUTES = [
 # ---------------------------------------------------------------------------
 # HTTP
 
-class Handler(BaseHTTPRequestHandler):
-    # HTTP/1.1 so libcurl can keep connections alive (and Expect: 100-continue works).
-    protocol_version = "HTTP/1.1"
+class Handler(fakebase.FakeHandler):
     server_version = "fake-cfapi"
-    sys_version = ""
-    fake: FakeCloudflare = None  # set by main()
+    fake: FakeCloudflare = None  # set by fakebase.serve()
+    log_name = "fake_cfapi"
+    admin_routes = ADMIN_ROUTES
+    error_page = b"<html><head><title>502 Bad Gateway</title></head><body>cloudflare</body></html>"
 
-    def do_GET(self):
-        try:
-            url = urlsplit(self.path)
-            body = self._read_body()
-            if url.path == ADMIN_PREFIX or url.path.startswith(ADMIN_PREFIX + "/"):
-                self._serve_admin(url.path[len(ADMIN_PREFIX):], body)
-            else:
-                self._serve_api(url, body)
-        except (BrokenPipeError, ConnectionResetError):
-            self.close_connection = True  # the client gave up (e.g. timed out during a hang)
-
-    do_POST = do_PUT = do_PATCH = do_DELETE = do_GET
-
-    def log_message(self, format, *args):
-        pass  # replaced by _log_line, which never prints headers or bodies
-
-    def _log_line(self, text):
-        sys.stderr.write(f"fake_cfapi: {text}\n")
-        sys.stderr.flush()
-
-    def _read_body(self):
-        if "chunked" in self.headers.get("Transfer-Encoding", "").lower():
-            return self._read_chunked()
-        try:
-            length = int(self.headers.get("Content-Length") or 0)
-        except ValueError:
-            length = 0
-        return self.rfile.read(length) if length > 0 else b""
-
-    def _read_chunked(self):
-        data = b""
-        while True:
-            size = int(self.rfile.readline().split(b";")[0].strip() or b"0", 16)
-            if size == 0:
-                while self.rfile.readline() not in (b"\r\n", b"\n", b""):
-                    pass  # trailers
-                return data
-            data += self.rfile.read(size)
-            self.rfile.readline()
-
-    def _send(self, status, payload, headers=None, content_type="application/json"):
-        data = payload if isinstance(payload, bytes) else json.dumps(payload).encode()
-        self.send_response(status)
-        self.send_header("Content-Type", content_type)
-        self.send_header("Content-Length", str(len(data)))
-        for name, value in (headers or {}).items():
-            self.send_header(name, value)
-        self.end_headers()
-        self.wfile.write(data)
-
-    # -- admin
-
-    def _serve_admin(self, sub, raw):
-        fake = self.fake
-        status, reply = 200, None
-        try:
-            body = json.loads(raw) if raw else {}
-            if not isinstance(body, dict):
-                raise AdminError("body must be a JSON object")
-            for method, pattern, func in ADMIN_ROUTES:
-                m = re.fullmatch(pattern, sub)
-                if m and method == self.command:
-                    with fake.lock:
-                        reply = {"ok": True, **func(fake, m.groupdict(), body)}
-                        data = json.dumps(reply).encode()  # serialise under the lock
-                    break
-            else:
-                status, data = 404, json.dumps({"ok": False, "error": f"no admin route {self.command} {sub}"}).encode()
-        except (AdminError, ValueError) as e:
-            status, data = 400, json.dumps({"ok": False, "error": str(e)}).encode()
-        self._send(status, data)
-        self._log_line(f"admin {self.command} {sub} -> {status}")
+    def _admin_params(self, url, match):
+        return match.groupdict()  # the admin query string is not used
 
     # -- API
 
@@ -1363,68 +1192,26 @@ class Handler(BaseHTTPRequestHandler):
             self._finish(entry, 500, error)
             self._send(500, error.envelope())
 
-    def _apply_fault(self, fault, entry):
-        """Answer with the fault; False means "only a hang: now answer normally"."""
-        if fault.hang_s:
-            self.fake.stop.wait(fault.hang_s)
-        if fault.close:
-            self.close_connection = True
-            self._finish(entry, None, note=" (closed without answer)")
-            return True
-        status = fault.status or (400 if fault.error else 200)
-        if fault.malformed:
-            self._finish(entry, status, note=f" (malformed: {fault.malformed})")
-            self._send_malformed(status, fault)
-            return True
-        if fault.has_body:
-            if isinstance(fault.body, str):
-                ctype = fault.headers.get("Content-Type", "text/plain; charset=utf-8")
-                data = fault.body.encode()
-            else:
-                ctype, data = "application/json", json.dumps(fault.body).encode()
-            headers = {k: v for k, v in fault.headers.items() if k.lower() != "content-type"}
-            self._finish(entry, status)
-            self._send(status, data, headers, content_type=ctype)
-            return True
-        if fault.status is not None or fault.error:
-            error = dict(fault.error or default_error(status))
-            self._finish(entry, status, ApiError(status, error["code"], error["message"]))
-            self._send(status, failure_envelope([error]), fault.headers)
-            return True
-        return False
+    def _fault_status(self, fault):
+        return fault.status or (400 if fault.error else 200)
 
-    def _send_malformed(self, status, fault):
-        envelope = json.dumps(failure_envelope([{"code": 1000 + status, "message": "x"}]) if status >= 400
-                              else {"success": True, "errors": [], "messages": [], "result": {}}).encode()
-        if fault.malformed == "truncated":
-            # Promise the whole body, send half, then close: libcurl reports a partial transfer.
-            self.send_response(status)
-            self.send_header("Content-Type", "application/json")
-            self.send_header("Content-Length", str(len(envelope)))
-            self.end_headers()
-            self.wfile.write(envelope[: len(envelope) // 2])
-            self.wfile.flush()
-            self.close_connection = True
-        elif fault.malformed == "cut":
-            self._send(status, envelope[: len(envelope) // 2], fault.headers)  # valid HTTP, bad JSON
-        else:  # True / "html": what a proxy error page looks like
-            page = b"<html><head><title>502 Bad Gateway</title></head><body>cloudflare</body></html>"
-            self._send(status, page, fault.headers, content_type="text/html")
+    def _malformed_json(self, status):
+        return json.dumps(failure_envelope([{"code": 1000 + status, "message": "x"}]) if status >= 400
+                          else {"success": True, "errors": [], "messages": [], "result": {}}).encode()
+
+    def _answer_fault(self, fault, status, entry):
+        if fault.status is None and not fault.error:
+            return False
+        error = dict(fault.error or default_error(status))
+        self._finish(entry, status, ApiError(status, error["code"], error["message"]))
+        self._send(status, failure_envelope([error]), fault.headers)
+        return True
 
 
 # ---------------------------------------------------------------------------
 
-def write_port_file(path, port):
-    tmp = f"{path}.tmp{os.getpid()}"
-    with open(tmp, "w") as f:
-        f.write(f"{port}\n")
-    os.replace(tmp, path)  # readers never see a partial file
-
-
 def parse_args(argv):
-    p = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    p.add_argument("--port", type=int, default=0, help="0 picks a free port")
-    p.add_argument("--port-file", help="write the chosen port here once listening")
+    p = fakebase.arg_parser(__doc__)
     p.add_argument("--token", required=True, help="the API token to accept (Bearer)")
     p.add_argument("--zone", default="example.com")
     p.add_argument("--account-id", help="32 hex (default derived from --zone)")
@@ -1444,29 +1231,8 @@ def parse_args(argv):
 def main(argv=None):
     args = parse_args(sys.argv[1:] if argv is None else argv)
     fake = FakeCloudflare(args.token, args.zone, args.account_id, args.zone_id)
-    Handler.fake = fake
-    server = ThreadingHTTPServer(("127.0.0.1", args.port), Handler)
-    server.daemon_threads = True  # a hung request must not delay exit
-
-    def on_signal(signum, frame):
-        raise SystemExit(0)
-
-    signal.signal(signal.SIGTERM, on_signal)
-    signal.signal(signal.SIGINT, on_signal)
-    port = server.server_address[1]
-    if args.port_file:
-        write_port_file(args.port_file, port)
-    sys.stderr.write(f"fake_cfapi: listening on http://127.0.0.1:{port}{API_PREFIX} "
-                     f"zone={args.zone} zone_id={args.zone_id} account_id={args.account_id}\n")
-    sys.stderr.flush()
-    try:
-        server.serve_forever(poll_interval=0.2)
-    except SystemExit:
-        pass
-    finally:
-        fake.stop.set()
-        server.server_close()
-    return 0
+    return fakebase.serve(Handler, fake, args, lambda port: (
+        f"http://127.0.0.1:{port}{API_PREFIX} zone={args.zone} zone_id={args.zone_id} account_id={args.account_id}"))
 
 
 if __name__ == "__main__":

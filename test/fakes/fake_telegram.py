@@ -25,26 +25,23 @@ API base: http://127.0.0.1:<port>.  Test control: /__fake/... (no token), see
 ADMIN_ROUTES.  stderr gets one line per request and never the token.
 """
 
-import argparse
 import copy
-import datetime
 import email.parser
 import email.policy
 import json
 import os
 import re
-import signal
 import sys
-import threading
 import time
 import traceback
-from dataclasses import dataclass, field
-from http import HTTPStatus
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from dataclasses import dataclass
 from typing import Callable, Optional
-from urllib.parse import parse_qsl, urlsplit
+from urllib.parse import parse_qsl
 
-ADMIN_PREFIX = "/__fake"
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+import fakebase  # noqa: E402  (it sits next to this script, which is run directly)
+from fakebase import AdminError, admin_fields, is_int, now_iso  # noqa: E402
+
 API_PATH = re.compile(r"/bot(?P<token>[^/]*)/(?P<method>[^/]*)")
 
 MAX_TEXT_CHARS = 4096           # "1-4096 characters after entities parsing"
@@ -76,7 +73,6 @@ DEFAULT_OPTIONS = {
     "strict_params": True,         # a parameter the method does not take is an error
     "known_chats_only": False,     # true: sending to a chat never seen in an update fails
 }
-DOWN_MODES = ("close", "502", "hang")
 
 # Every parameter the real methods take (Bot API 9.x); others are rejected when strict.
 SEND_MESSAGE_PARAMS = frozenset({
@@ -90,10 +86,6 @@ EDIT_MESSAGE_TEXT_PARAMS = frozenset({
     "entities", "link_preview_options", "disable_web_page_preview", "reply_markup",
 })
 GET_UPDATES_PARAMS = frozenset({"offset", "limit", "timeout", "allowed_updates"})
-
-
-def now_iso():
-    return datetime.datetime.now(datetime.timezone.utc).strftime("%Y-%m-%dT%H:%M:%S.%fZ")
 
 
 def utf16_len(text):
@@ -647,33 +639,20 @@ def check_reply(p):
 # ---------------------------------------------------------------------------
 # In-memory state
 
-@dataclass
-class Fault:
-    """One injected fault (POST /__fake/inject); see Handler._apply_fault."""
-    id: int
+@dataclass(kw_only=True)
+class Fault(fakebase.Fault):
+    """One injected fault (POST /__fake/inject); see fakebase.FakeHandler._apply_fault."""
     method: re.Pattern
-    times: int
     chat_id: Optional[str] = None
-    status: Optional[int] = None
     description: Optional[str] = None
     retry_after: Optional[int] = None
     migrate_to_chat_id: Optional[int] = None
-    body: object = None
-    has_body: bool = False
-    headers: dict = field(default_factory=dict)
-    hang_s: float = 0.0
-    close: bool = False
-    malformed: object = None
 
-    def describe(self):
-        d = {"id": self.id, "method": self.method.pattern, "times_left": self.times}
-        for key in ("chat_id", "status", "description", "retry_after", "migrate_to_chat_id",
-                    "headers", "hang_s", "close", "malformed"):
-            if getattr(self, key):
-                d[key] = getattr(self, key)
-        if self.has_body:
-            d["body"] = self.body
-        return d
+    SHOWN = ("chat_id", "status", "description", "retry_after", "migrate_to_chat_id",
+             "headers", "hang_s", "close", "malformed")
+
+    def selector(self):
+        return {"method": self.method.pattern}
 
     def matches(self, method, params):
         if not self.method.fullmatch(method):
@@ -681,7 +660,7 @@ class Fault:
         return self.chat_id is None or params.get("chat_id").strip() == self.chat_id
 
 
-class FakeTelegram:
+class FakeTelegram(fakebase.FakeState):
     """All state, guarded by one lock; API and admin handlers run with it held.
     `cond` (on the same lock) wakes long polls and admin waits."""
 
@@ -692,9 +671,7 @@ class FakeTelegram:
                     "username": username, "can_join_groups": True, "can_read_all_group_messages": False,
                     "supports_inline_queries": False, "can_connect_to_business": False,
                     "has_main_web_app": False}
-        self.lock = threading.RLock()
-        self.cond = threading.Condition(self.lock)
-        self.stop = threading.Event()  # set on shutdown so hangs end early
+        super().__init__()
         # Never rewound, not even by reset: an agent that keeps polling across tests
         # with its old offset must still see new updates (update ids only grow).
         self.next_update_id = FIRST_UPDATE_ID
@@ -778,19 +755,6 @@ class FakeTelegram:
             "link_preview_disabled": args["link_preview"]["disabled"],
         })
         self.cond.notify_all()
-
-    # -- faults
-
-    def take_fault(self, method, params):
-        """The first pending fault matching this request, consumed once."""
-        with self.lock:
-            for f in self.faults:
-                if f.matches(method, params):
-                    f.times -= 1
-                    if f.times <= 0:
-                        self.faults.remove(f)
-                    return f
-        return None
 
     def state(self):
         return {
@@ -1045,42 +1009,13 @@ def check_unknown_params(fake, route, p):
 # Admin (test control) handlers: (fake, params, body) -> dict; run with the lock.
 # `params` holds the query string of GET requests.
 
-class AdminError(Exception):
-    pass
-
-
-def admin_fields(body, allowed):
-    unknown = set(body) - set(allowed)
-    if unknown:
-        raise AdminError(f"unknown fields: {sorted(unknown)}")
-
-
-def is_int(v):
-    return isinstance(v, int) and not isinstance(v, bool)
-
-
-def is_number(v):
-    return isinstance(v, (int, float)) and not isinstance(v, bool)
-
-
 def wait_until(fake, params, count):
     """?wait_s=S&min=N: wait up to S seconds until count() >= N (tests need no sleep loops)."""
     try:
         wait_s, least = float(params.get("wait_s", 0)), int(params.get("min", 1))
     except ValueError:
         raise AdminError("wait_s must be a number and min an integer") from None
-    if not 0 <= wait_s <= 120:
-        raise AdminError("wait_s must be between 0 and 120")
-    deadline = time.monotonic() + wait_s
-    while count() < least and not fake.stop.is_set():
-        left = deadline - time.monotonic()
-        if left <= 0:
-            break
-        fake.cond.wait(min(left, 0.5))
-
-
-def admin_state(fake, params, body):
-    return fake.state()
+    fakebase.wait_for_count(fake, wait_s, least, count)
 
 
 def admin_requests(fake, params, body):
@@ -1111,11 +1046,6 @@ def admin_sent(fake, params, body):
         return [s for s in fake.sent if chat is None or str(s["chat_id"]) == chat]
     wait_until(fake, params, lambda: len(chosen()))
     return {"sent": copy.deepcopy(chosen())}
-
-
-def admin_requests_clear(fake, params, body):
-    fake.requests.clear()
-    return {}
 
 
 def admin_clear(fake, params, body):
@@ -1225,15 +1155,8 @@ def admin_enqueue(fake, params, body):
 def admin_inject(fake, params, body):
     admin_fields(body, ["method", "chat_id", "times", "status", "description", "retry_after",
                         "migrate_to_chat_id", "body", "headers", "hang_s", "close", "malformed"])
-    try:
-        method = re.compile(body.get("method", ".*"), re.IGNORECASE)
-    except re.error as e:
-        raise AdminError(f"bad method regex: {e}") from None
-    times, status = body.get("times", 1), body.get("status")
-    if not is_int(times) or times < 1:
-        raise AdminError("times must be an integer >= 1")
-    if status is not None and (not is_int(status) or not 100 <= status <= 599):
-        raise AdminError("status must be an HTTP status code")
+    method = fakebase.fault_regex(body, "method", re.IGNORECASE)
+    times, status = fakebase.fault_times_status(body)
     for key in ("retry_after", "migrate_to_chat_id"):
         if body.get(key) is not None and not is_int(body[key]):
             raise AdminError(f"{key} must be an integer")
@@ -1242,59 +1165,19 @@ def admin_inject(fake, params, body):
     chat_id = body.get("chat_id")
     if chat_id is not None and not is_int(chat_id) and not isinstance(chat_id, str):
         raise AdminError("chat_id must be an integer or a string")
-    if body.get("malformed") not in (None, False, True, "html", "cut", "truncated"):
-        raise AdminError("malformed must be true, \"html\", \"cut\" or \"truncated\"")
-    hang_s = body.get("hang_s", 0)
-    if not is_number(hang_s) or hang_s < 0:
-        raise AdminError("hang_s must be a number >= 0")
-    headers = body.get("headers", {})
-    if not isinstance(headers, dict) or not all(isinstance(v, str) for v in headers.values()):
-        raise AdminError("headers must map names to strings")
+    malformed = fakebase.fault_malformed(body, ("html", "cut", "truncated"))
+    hang_s, headers = fakebase.fault_hang_headers(body)
     answers = (status is not None or body.get("description") or body.get("retry_after") is not None
                or body.get("migrate_to_chat_id") is not None or "body" in body or body.get("close")
-               or body.get("malformed"))
+               or malformed)
     if not answers and not hang_s:
         raise AdminError("a fault needs one of status, description, retry_after, migrate_to_chat_id, "
                          "body, close, malformed or hang_s")
-    fault = Fault(id=fake.next_fault_id, method=method, times=times,
-                  chat_id=None if chat_id is None else str(chat_id), status=status,
-                  description=body.get("description"), retry_after=body.get("retry_after"),
-                  migrate_to_chat_id=body.get("migrate_to_chat_id"), body=body.get("body"),
-                  has_body="body" in body, headers=headers, hang_s=float(hang_s),
-                  close=bool(body.get("close")), malformed=body.get("malformed") or None)
-    fake.next_fault_id += 1
-    fake.faults.append(fault)
-    return {"fault": fault.describe()}
-
-
-def admin_faults(fake, params, body):
-    return {"faults": [f.describe() for f in fake.faults]}
-
-
-def admin_faults_clear(fake, params, body):
-    fake.faults.clear()
-    return {}
-
-
-def admin_down(fake, params, body):
-    admin_fields(body, ["down", "mode"])
-    if not isinstance(body.get("down"), bool):
-        raise AdminError("down must be true or false")
-    mode = body.get("mode", "close")
-    if mode not in DOWN_MODES:
-        raise AdminError("mode must be close, 502 or hang")
-    fake.down = {"mode": mode, "since": now_iso()} if body["down"] else None
-    fake.cond.notify_all()  # waiting polls and hung requests notice at once
-    return {"down": fake.down}
-
-
-def admin_latency(fake, params, body):
-    admin_fields(body, ["ms"])
-    ms = body.get("ms")
-    if not is_number(ms) or ms < 0:
-        raise AdminError("ms must be a number >= 0")
-    fake.latency_ms = ms
-    return {"latency_ms": ms}
+    return fake.add_fault(Fault, body, method=method, times=times,
+                          chat_id=None if chat_id is None else str(chat_id), status=status,
+                          description=body.get("description"), retry_after=body.get("retry_after"),
+                          migrate_to_chat_id=body.get("migrate_to_chat_id"), headers=headers, hang_s=hang_s,
+                          malformed=malformed)
 
 
 def admin_options(fake, params, body):
@@ -1308,27 +1191,22 @@ def admin_options(fake, params, body):
     return {"options": fake.options}
 
 
-def admin_reset(fake, params, body):
-    fake.reset()
-    return {}
-
-
 ADMIN_ROUTES = [
-    ("GET", r"/state", admin_state),
+    ("GET", r"/state", fakebase.admin_state),
     ("GET", r"/requests", admin_requests),
-    ("POST", r"/requests/clear", admin_requests_clear),
+    ("POST", r"/requests/clear", fakebase.admin_requests_clear),
     ("GET", r"/polls", admin_polls),
     ("GET", r"/sent", admin_sent),
     ("POST", r"/updates", admin_enqueue),
     ("GET", r"/updates", admin_pending),
     ("POST", r"/inject", admin_inject),
-    ("GET", r"/faults", admin_faults),
-    ("POST", r"/faults/clear", admin_faults_clear),
-    ("POST", r"/down", admin_down),
-    ("POST", r"/latency", admin_latency),
+    ("GET", r"/faults", fakebase.admin_faults),
+    ("POST", r"/faults/clear", fakebase.admin_faults_clear),
+    ("POST", r"/down", fakebase.admin_down),
+    ("POST", r"/latency", fakebase.admin_latency),
     ("POST", r"/options", admin_options),
     ("POST", r"/clear", admin_clear),
-    ("POST", r"/reset", admin_reset),
+    ("POST", r"/reset", fakebase.admin_reset),
 ]
 
 DEFAULT_DESCRIPTIONS = {
@@ -1344,86 +1222,16 @@ NGINX_502 = (b"<html>\r\n<head><title>502 Bad Gateway</title></head>\r\n<body>\r
 # ---------------------------------------------------------------------------
 # HTTP
 
-class Handler(BaseHTTPRequestHandler):
-    # HTTP/1.1 so libcurl can keep connections alive (and Expect: 100-continue works).
-    protocol_version = "HTTP/1.1"
+class Handler(fakebase.FakeHandler):
     server_version = "nginx/1.18.0"  # what api.telegram.org announces
-    sys_version = ""
-    fake: FakeTelegram = None  # set by main()
-
-    def do_GET(self):
-        try:
-            url = urlsplit(self.path)
-            body = self._read_body()
-            if url.path == ADMIN_PREFIX or url.path.startswith(ADMIN_PREFIX + "/"):
-                self._serve_admin(url, body)
-            else:
-                self._serve_api(url, body)
-        except (BrokenPipeError, ConnectionResetError):
-            self.close_connection = True  # the client gave up (e.g. timed out during a hang)
-
-    do_POST = do_PUT = do_PATCH = do_DELETE = do_GET
-
-    def log_message(self, format, *args):
-        pass  # replaced by _log_line, which never prints the token or message texts
+    fake: FakeTelegram = None  # set by fakebase.serve()
+    log_name = "fake_telegram"
+    admin_routes = ADMIN_ROUTES
+    error_page = NGINX_502  # what the nginx in front of the Bot API sends when it breaks
+    json_ascii = False
 
     def _log_line(self, text):
-        sys.stderr.write("fake_telegram: " + redact(text, self.fake.token) + "\n")
-        sys.stderr.flush()
-
-    def _read_body(self):
-        if "chunked" in self.headers.get("Transfer-Encoding", "").lower():
-            return self._read_chunked()
-        try:
-            length = int(self.headers.get("Content-Length") or 0)
-        except ValueError:
-            length = 0
-        return self.rfile.read(length) if length > 0 else b""
-
-    def _read_chunked(self):
-        data = b""
-        while True:
-            size = int(self.rfile.readline().split(b";")[0].strip() or b"0", 16)
-            if size == 0:
-                while self.rfile.readline() not in (b"\r\n", b"\n", b""):
-                    pass  # trailers
-                return data
-            data += self.rfile.read(size)
-            self.rfile.readline()
-
-    def _send(self, status, payload, headers=None, content_type="application/json"):
-        data = payload if isinstance(payload, bytes) else json.dumps(payload, ensure_ascii=False).encode()
-        self.send_response(status)
-        self.send_header("Content-Type", content_type)
-        self.send_header("Content-Length", str(len(data)))
-        for name, value in (headers or {}).items():
-            self.send_header(name, value)
-        self.end_headers()
-        self.wfile.write(data)
-
-    # -- admin
-
-    def _serve_admin(self, url, raw):
-        fake = self.fake
-        sub = url.path[len(ADMIN_PREFIX):]
-        status = 200
-        try:
-            body = json.loads(raw) if raw else {}
-            if not isinstance(body, dict):
-                raise AdminError("body must be a JSON object")
-            query = dict(parse_qsl(url.query, keep_blank_values=True))
-            for method, pattern, func in ADMIN_ROUTES:
-                if re.fullmatch(pattern, sub) and method == self.command:
-                    with fake.lock:
-                        reply = {"ok": True, **func(fake, query, body)}
-                        data = json.dumps(reply, ensure_ascii=False).encode()  # serialise under the lock
-                    break
-            else:
-                status, data = 404, json.dumps({"ok": False, "error": f"no admin route {self.command} {sub}"}).encode()
-        except (AdminError, ValueError) as e:
-            status, data = 400, json.dumps({"ok": False, "error": str(e)}).encode()
-        self._send(status, data)
-        self._log_line(f"admin {self.command} {sub} -> {status}")
+        super()._log_line(redact(text, self.fake.token))  # never the token; message texts are not logged
 
     # -- API
 
@@ -1522,54 +1330,26 @@ class Handler(BaseHTTPRequestHandler):
             self._send(500, error.envelope())
 
     def _refuse_down(self, entry):
-        """Outage: close without a word, answer like a failing front end, or black-hole."""
-        fake = self.fake
-        mode = (fake.down or {"mode": "close"})["mode"]
-        with fake.lock:
-            entry["down"] = mode
+        with self.fake.lock:
             if entry.get("poll"):
                 entry["poll"]["outcome"] = "down"
-        if mode == "502":
-            self._finish(entry, 502, note=" (down)")
-            self._send(502, NGINX_502, content_type="text/html")
-            return
-        if mode == "hang":
-            with fake.lock:
-                while fake.down and fake.down["mode"] == "hang" and not fake.stop.is_set():
-                    fake.cond.wait(0.5)
-        self.close_connection = True
-        self._finish(entry, None, note=f" (down: {mode}, closed without answer)")
+        super()._refuse_down(entry)
 
-    def _apply_fault(self, fault, entry):
-        """Answer with the fault; False means "only a hang: now answer normally"."""
-        if fault.hang_s:
-            self.fake.stop.wait(fault.hang_s)
-        if fault.close:
-            self.close_connection = True
-            self._finish(entry, None, note=" (closed without answer)")
-            return True
-        status = fault.status or (429 if fault.retry_after is not None else 400 if (
+    def _fault_status(self, fault):
+        return fault.status or (429 if fault.retry_after is not None else 400 if (
             fault.description or fault.migrate_to_chat_id is not None) else 200)
-        if fault.malformed:
-            self._finish(entry, status, note=f" (malformed: {fault.malformed})")
-            self._send_malformed(status, fault)
-            return True
-        if fault.has_body:
-            if isinstance(fault.body, str):
-                ctype = fault.headers.get("Content-Type", "text/plain; charset=utf-8")
-                data = fault.body.encode()
-            else:
-                ctype, data = "application/json", json.dumps(fault.body).encode()
-            headers = {k: v for k, v in fault.headers.items() if k.lower() != "content-type"}
-            self._finish(entry, status)
-            self._send(status, data, headers, content_type=ctype)
-            return True
-        if status != 200:
-            error = self._fault_error(fault, status)
-            self._finish(entry, status, error)
-            self._send(status, error.envelope(), error.headers)
-            return True
-        return False
+
+    def _malformed_json(self, status):
+        return json.dumps({"ok": False, "error_code": status, "description": "x"} if status >= 400
+                          else {"ok": True, "result": {}}).encode()
+
+    def _answer_fault(self, fault, status, entry):
+        if status == 200:
+            return False
+        error = self._fault_error(fault, status)
+        self._finish(entry, status, error)
+        self._send(status, error.envelope(), error.headers)
+        return True
 
     @staticmethod
     def _fault_error(fault, status):
@@ -1582,45 +1362,16 @@ class Handler(BaseHTTPRequestHandler):
         elif fault.migrate_to_chat_id is not None:
             default = "Bad Request: group chat was upgraded to a supergroup chat"
         else:
-            try:
-                default = DEFAULT_DESCRIPTIONS.get(status) or f"{HTTPStatus(status).phrase} (injected)"
-            except ValueError:
-                default = "Error (injected)"
+            default = DEFAULT_DESCRIPTIONS.get(status) or fakebase.injected_reason(status)
         if fault.migrate_to_chat_id is not None:
             parameters["migrate_to_chat_id"] = fault.migrate_to_chat_id
         return TgError(status, fault.description or default, parameters=parameters or None, headers=headers)
 
-    def _send_malformed(self, status, fault):
-        envelope = json.dumps({"ok": False, "error_code": status, "description": "x"} if status >= 400
-                              else {"ok": True, "result": {}}).encode()
-        if fault.malformed == "truncated":
-            # Promise the whole body, send half, then close: libcurl reports a partial transfer.
-            self.send_response(status)
-            self.send_header("Content-Type", "application/json")
-            self.send_header("Content-Length", str(len(envelope)))
-            self.end_headers()
-            self.wfile.write(envelope[: len(envelope) // 2])
-            self.wfile.flush()
-            self.close_connection = True
-        elif fault.malformed == "cut":
-            self._send(status, envelope[: len(envelope) // 2], fault.headers)  # valid HTTP, bad JSON
-        else:  # True / "html": what the nginx in front of the Bot API sends when it breaks
-            self._send(status, NGINX_502, fault.headers, content_type="text/html")
-
 
 # ---------------------------------------------------------------------------
 
-def write_port_file(path, port):
-    tmp = f"{path}.tmp{os.getpid()}"
-    with open(tmp, "w") as f:
-        f.write(f"{port}\n")
-    os.replace(tmp, path)  # readers never see a partial file
-
-
 def parse_args(argv):
-    p = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    p.add_argument("--port", type=int, default=0, help="0 picks a free port")
-    p.add_argument("--port-file", help="write the chosen port here once listening")
+    p = fakebase.arg_parser(__doc__)
     p.add_argument("--token", required=True, help="the bot token to accept in /bot<token>/")
     p.add_argument("--bot-username", default="tether_test_bot")
     p.add_argument("--bot-name", default="Tether Test", help="the bot's first_name")
@@ -1635,29 +1386,8 @@ def parse_args(argv):
 def main(argv=None):
     args = parse_args(sys.argv[1:] if argv is None else argv)
     fake = FakeTelegram(args.token, args.bot_username, args.bot_name)
-    Handler.fake = fake
-    server = ThreadingHTTPServer(("127.0.0.1", args.port), Handler)
-    server.daemon_threads = True  # a hung request or long poll must not delay exit
-
-    def on_signal(signum, frame):
-        raise SystemExit(0)
-
-    signal.signal(signal.SIGTERM, on_signal)
-    signal.signal(signal.SIGINT, on_signal)
-    port = server.server_address[1]
-    if args.port_file:
-        write_port_file(args.port_file, port)
-    sys.stderr.write(f"fake_telegram: listening on http://127.0.0.1:{port}/bot<token>/ "
-                     f"bot=@{args.bot_username} id={fake.bot['id']}\n")
-    sys.stderr.flush()
-    try:
-        server.serve_forever(poll_interval=0.2)
-    except SystemExit:
-        pass
-    finally:
-        fake.stop.set()
-        server.server_close()
-    return 0
+    return fakebase.serve(Handler, fake, args, lambda port: (
+        f"http://127.0.0.1:{port}/bot<token>/ bot=@{args.bot_username} id={fake.bot['id']}"))
 
 
 if __name__ == "__main__":

@@ -11,18 +11,19 @@ import http.client
 import importlib.util
 import json
 import os
-import signal
-import subprocess
 import sys
 import tempfile
 import threading
 import time
 import unittest
 import urllib.error
-import urllib.request
 from urllib.parse import urlencode
 
 HERE = os.path.dirname(os.path.abspath(__file__))
+sys.path.insert(0, HERE)
+import fakeclient  # noqa: E402
+from fakeclient import stop_fake  # noqa: E402
+
 FAKE = os.path.join(HERE, "fake_cfapi.py")
 TOKEN = "tEsT-api-token_0123456789abcdefghijklmn"
 ZONE = "example.com"
@@ -35,52 +36,15 @@ CODE_INVALID = 1001  # the fake's code for a failed validation ("Invalid request
 
 
 def start_fake(tmpdir, *extra):
-    """Start the fake; returns (process, port, stderr path). Waits for the port file."""
-    port_file = os.path.join(tmpdir, "port")
-    err_path = os.path.join(tmpdir, "stderr.log")
-    with open(err_path, "wb") as err:  # a file, not a pipe: a full pipe would block the fake
-        proc = subprocess.Popen([sys.executable, FAKE, "--port", "0", "--port-file", port_file,
-                                 "--token", TOKEN, "--zone", ZONE, *extra],
-                                stdout=subprocess.DEVNULL, stderr=err)
-    deadline = time.monotonic() + 10
-    while not os.path.exists(port_file):
-        if proc.poll() is not None or time.monotonic() > deadline:
-            proc.kill()
-            raise RuntimeError("fake did not start: " + open(err_path).read())
-        time.sleep(0.02)
-    with open(port_file) as f:
-        return proc, int(f.read()), err_path
+    return fakeclient.start_fake(FAKE, tmpdir, "--token", TOKEN, "--zone", ZONE, *extra)
 
 
-def stop_fake(proc, sig=signal.SIGTERM):
-    if proc.poll() is None:
-        proc.send_signal(sig)
-    return proc.wait(timeout=10)
-
-
-class Client:
-    """Tiny urllib client. No default headers: each test says exactly what it sends."""
+class Client(fakeclient.Client):
+    """No default headers: each test says exactly what it sends."""
 
     def __init__(self, port):
-        self.base = f"http://127.0.0.1:{port}"
-        self.opener = urllib.request.build_opener()
+        super().__init__(port)
         self.opener.addheaders = []  # no implicit User-Agent
-
-    def request(self, method, path, data=None, headers=None, timeout=10):
-        """-> (status, parsed JSON or raw bytes, response headers)"""
-        req = urllib.request.Request(self.base + path, data=data, method=method,
-                                     headers={k: v for k, v in (headers or {}).items() if v is not None})
-        try:
-            resp = self.opener.open(req, timeout=timeout)
-        except urllib.error.HTTPError as e:
-            resp = e
-        with resp:
-            payload = resp.read()
-        try:
-            payload = json.loads(payload)
-        except ValueError:
-            pass
-        return resp.status, payload, resp.headers
 
     def api(self, method, path, body=None, query=None, headers=None, raw=None, **kw):
         """A well-formed API request; `headers` overrides (None removes a header)."""
@@ -93,29 +57,13 @@ class Client:
         url = "/client/v4" + path + ("?" + urlencode(query) if query else "")
         return self.request(method, url, data, h, **kw)
 
-    def admin(self, method, path, body=None):
-        status, payload, _ = self.request(method, "/__fake" + path,
-                                          json.dumps(body).encode() if body is not None else None,
-                                          {"Content-Type": "application/json"} if body is not None else {})
-        return status, payload
 
-
-class FakeTestCase(unittest.TestCase):
-    """One fake for the whole class; every test starts from /__fake/reset."""
-
-    @classmethod
-    def setUpClass(cls):
-        cls.tmp = tempfile.TemporaryDirectory()
-        cls.proc, cls.port, cls.err_path = start_fake(cls.tmp.name)
-        cls.c = Client(cls.port)
-
-    @classmethod
-    def tearDownClass(cls):
-        stop_fake(cls.proc)
-        cls.tmp.cleanup()
+class FakeTestCase(fakeclient.FakeTestCase):
+    start = staticmethod(start_fake)
+    client = Client
 
     def setUp(self):
-        self.assertEqual(self.c.admin("POST", "/reset")[0], 200)
+        super().setUp()
         zone = self.state()["zones"][0]
         self.zone_id, self.account = zone["id"], zone["account"]["id"]
 
@@ -758,19 +706,9 @@ class LifecycleTest(unittest.TestCase):
             proc, port, _ = start_fake(tmp)
             c = Client(port)
             c.admin("POST", "/inject", {"path": ".*", "hang_s": 60})
-            th = threading.Thread(target=lambda: self._swallow(c), daemon=True)
-            th.start()
-            time.sleep(0.3)
-            start = time.monotonic()
-            self.assertEqual(stop_fake(proc, signal.SIGINT), 0)
-            self.assertLess(time.monotonic() - start, 5)
-
-    @staticmethod
-    def _swallow(c):
-        try:
-            c.api("GET", "/zones", timeout=30)
-        except Exception:
-            pass
+            status, took = fakeclient.stop_during(proc, lambda: c.api("GET", "/zones", timeout=30))
+            self.assertEqual(status, 0)
+            self.assertLess(took, 5)
 
     def test_fixed_ids_from_command_line(self):
         with tempfile.TemporaryDirectory() as tmp:

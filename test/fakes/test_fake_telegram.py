@@ -9,18 +9,19 @@ it with urllib, the way tether's tests will (through its HTTP interface only).
 import http.client
 import json
 import os
-import signal
-import subprocess
 import sys
 import tempfile
 import threading
 import time
 import unittest
 import urllib.error
-import urllib.request
 from urllib.parse import urlencode
 
 HERE = os.path.dirname(os.path.abspath(__file__))
+sys.path.insert(0, HERE)
+import fakeclient  # noqa: E402
+from fakeclient import stop_fake  # noqa: E402
+
 FAKE = os.path.join(HERE, "fake_telegram.py")
 TOKEN = "7123456789:AAH-test_TOKEN_0123456789abcdefghijk"
 BOT_ID = 7123456789
@@ -30,48 +31,10 @@ CONFLICT = "Conflict: terminated by other getUpdates request; make sure that onl
 
 
 def start_fake(tmpdir, *extra):
-    """Start the fake; returns (process, port, stderr path). Waits for the port file."""
-    port_file = os.path.join(tmpdir, "port")
-    err_path = os.path.join(tmpdir, "stderr.log")
-    with open(err_path, "wb") as err:  # a file, not a pipe: a full pipe would block the fake
-        proc = subprocess.Popen([sys.executable, FAKE, "--port", "0", "--port-file", port_file,
-                                 "--token", TOKEN, *extra], stdout=subprocess.DEVNULL, stderr=err)
-    deadline = time.monotonic() + 10
-    while not os.path.exists(port_file):
-        if proc.poll() is not None or time.monotonic() > deadline:
-            proc.kill()
-            raise RuntimeError("fake did not start: " + open(err_path).read())
-        time.sleep(0.02)
-    with open(port_file) as f:
-        return proc, int(f.read()), err_path
+    return fakeclient.start_fake(FAKE, tmpdir, "--token", TOKEN, *extra)
 
 
-def stop_fake(proc, sig=signal.SIGTERM):
-    if proc.poll() is None:
-        proc.send_signal(sig)
-    return proc.wait(timeout=10)
-
-
-class Client:
-    def __init__(self, port):
-        self.base = f"http://127.0.0.1:{port}"
-        self.opener = urllib.request.build_opener()
-
-    def request(self, method, path, data=None, headers=None, timeout=10):
-        """-> (status, parsed JSON or raw bytes, response headers)"""
-        req = urllib.request.Request(self.base + path, data=data, method=method, headers=headers or {})
-        try:
-            resp = self.opener.open(req, timeout=timeout)
-        except urllib.error.HTTPError as e:
-            resp = e
-        with resp:
-            payload = resp.read()
-        try:
-            payload = json.loads(payload)
-        except ValueError:
-            pass
-        return resp.status, payload, resp.headers
-
+class Client(fakeclient.Client):
     def call(self, method, params=None, encoding="json", token=TOKEN, **kw):
         """A Bot API call with the parameters sent as JSON, a form or a query string."""
         path = f"/bot{token}/{method}"
@@ -83,30 +46,10 @@ class Client:
                                 {"Content-Type": "application/x-www-form-urlencoded"}, **kw)
         return self.request("GET", path + ("?" + urlencode(params) if params else ""), **kw)
 
-    def admin(self, method, path, body=None, timeout=10):
-        status, payload, _ = self.request(method, "/__fake" + path,
-                                          json.dumps(body).encode() if body is not None else None,
-                                          {"Content-Type": "application/json"} if body is not None else {},
-                                          timeout=timeout)
-        return status, payload
 
-
-class FakeTestCase(unittest.TestCase):
-    """One fake for the whole class; every test starts from /__fake/reset."""
-
-    @classmethod
-    def setUpClass(cls):
-        cls.tmp = tempfile.TemporaryDirectory()
-        cls.proc, cls.port, cls.err_path = start_fake(cls.tmp.name)
-        cls.c = Client(cls.port)
-
-    @classmethod
-    def tearDownClass(cls):
-        stop_fake(cls.proc)
-        cls.tmp.cleanup()
-
-    def setUp(self):
-        self.assertEqual(self.c.admin("POST", "/reset")[0], 200)
+class FakeTestCase(fakeclient.FakeTestCase):
+    start = staticmethod(start_fake)
+    client = Client
 
     # -- helpers
 
@@ -780,18 +723,9 @@ class LifecycleTest(unittest.TestCase):
         with tempfile.TemporaryDirectory() as tmp:
             proc, port, _ = start_fake(tmp)
             c = Client(port)
-            threading.Thread(target=lambda: self._swallow(c), daemon=True).start()
-            time.sleep(0.3)
-            start = time.monotonic()
-            self.assertEqual(stop_fake(proc, signal.SIGINT), 0)
-            self.assertLess(time.monotonic() - start, 5)
-
-    @staticmethod
-    def _swallow(c):
-        try:
-            c.call("getUpdates", {"timeout": 30}, timeout=40)
-        except Exception:  # noqa: BLE001 - the fake is being stopped under it
-            pass
+            status, took = fakeclient.stop_during(proc, lambda: c.call("getUpdates", {"timeout": 30}, timeout=40))
+            self.assertEqual(status, 0)
+            self.assertLess(took, 5)
 
 
 if __name__ == "__main__":

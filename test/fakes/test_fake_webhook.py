@@ -9,89 +9,35 @@ it with urllib, the way tether's tests will (through its HTTP interface only).
 import http.client
 import json
 import os
-import signal
-import subprocess
 import sys
 import tempfile
 import threading
 import time
 import unittest
 import urllib.error
-import urllib.request
 
 HERE = os.path.dirname(os.path.abspath(__file__))
+sys.path.insert(0, HERE)
+import fakeclient  # noqa: E402
+from fakeclient import stop_fake  # noqa: E402
+
 FAKE = os.path.join(HERE, "fake_webhook.py")
 EVENT = {"event": "tunnel.up", "tunnel": "drone-7", "url": "https://drone-7.example.com", "ts": 1767225600}
 
 
 def start_fake(tmpdir):
-    """Start the fake; returns (process, port, stderr path). Waits for the port file."""
-    port_file = os.path.join(tmpdir, "port")
-    err_path = os.path.join(tmpdir, "stderr.log")
-    with open(err_path, "wb") as err:  # a file, not a pipe: a full pipe would block the fake
-        proc = subprocess.Popen([sys.executable, FAKE, "--port", "0", "--port-file", port_file],
-                                stdout=subprocess.DEVNULL, stderr=err)
-    deadline = time.monotonic() + 10
-    while not os.path.exists(port_file):
-        if proc.poll() is not None or time.monotonic() > deadline:
-            proc.kill()
-            raise RuntimeError("fake did not start: " + open(err_path).read())
-        time.sleep(0.02)
-    with open(port_file) as f:
-        return proc, int(f.read()), err_path
+    return fakeclient.start_fake(FAKE, tmpdir)
 
 
-def stop_fake(proc, sig=signal.SIGTERM):
-    if proc.poll() is None:
-        proc.send_signal(sig)
-    return proc.wait(timeout=10)
-
-
-class Client:
-    def __init__(self, port):
-        self.base = f"http://127.0.0.1:{port}"
-        self.opener = urllib.request.build_opener()
-
-    def request(self, method, path, data=None, headers=None, timeout=10):
-        """-> (status, parsed JSON or raw bytes, response headers)"""
-        req = urllib.request.Request(self.base + path, data=data, method=method, headers=headers or {})
-        try:
-            resp = self.opener.open(req, timeout=timeout)
-        except urllib.error.HTTPError as e:
-            resp = e
-        with resp:
-            payload = resp.read()
-        try:
-            payload = json.loads(payload)
-        except ValueError:
-            pass
-        return resp.status, payload, resp.headers
-
+class Client(fakeclient.Client):
     def post_json(self, path="/hook", body=EVENT, headers=None, **kw):
         h = {"Content-Type": "application/json", "User-Agent": "tetherd/0.1", **(headers or {})}
         return self.request("POST", path, json.dumps(body).encode(), h, **kw)
 
-    def admin(self, method, path, body=None):
-        status, payload, _ = self.request(method, "/__fake" + path,
-                                          json.dumps(body).encode() if body is not None else None,
-                                          {"Content-Type": "application/json"} if body is not None else {})
-        return status, payload
 
-
-class WebhookTestCase(unittest.TestCase):
-    @classmethod
-    def setUpClass(cls):
-        cls.tmp = tempfile.TemporaryDirectory()
-        cls.proc, cls.port, cls.err_path = start_fake(cls.tmp.name)
-        cls.c = Client(cls.port)
-
-    @classmethod
-    def tearDownClass(cls):
-        stop_fake(cls.proc)
-        cls.tmp.cleanup()
-
-    def setUp(self):
-        self.assertEqual(self.c.admin("POST", "/reset")[0], 200)
+class WebhookTestCase(fakeclient.FakeTestCase):
+    start = staticmethod(start_fake)
+    client = Client
 
     def received(self, query=""):
         return self.c.admin("GET", "/received" + query)[1]["received"]

@@ -112,6 +112,12 @@ class Client:
         self.sock.close()
 
 
+def rss_kb(pid):
+    """Resident memory of a process, in KiB."""
+    with open("/proc/%d/status" % pid) as f:
+        return int([l for l in f if l.startswith("VmRSS")][0].split()[1])
+
+
 def find_processes(marker):
     """Pids of processes whose environment holds FAKE_CF_TESTID=marker."""
     needle = ("FAKE_CF_TESTID=%s" % marker).encode()
@@ -135,6 +141,16 @@ def proc_cmdline(pid):
             return f.read().split(b"\0")
     except OSError:
         return []
+
+
+def alive(pid):
+    """True while pid exists and is not a zombie (an unreaped child is dead for tests)."""
+    try:
+        with open("/proc/%d/stat" % pid) as f:
+            # The state follows the command name, which may itself hold ")" or spaces.
+            return f.read().rsplit(")", 1)[1].split()[0] != "Z"
+    except OSError:
+        return False
 
 
 def fake_children(marker):

@@ -7,7 +7,7 @@ import socket
 import stat
 import subprocess
 
-from harness import AgentTest, SANITIZED, SLOW, TETHERCTL, TETHERD, main, wait_until
+from harness import AgentTest, SANITIZED, SLOW, TETHERCTL, TETHERD, main, rss_kb, wait_until
 
 
 class Framing(AgentTest):
@@ -183,11 +183,6 @@ class Limits(AgentTest):
         wait_until(lambda: self._answering_client(a), what="a free client slot").close()
         c2.close()
 
-    @staticmethod
-    def _rss_kb(a):
-        with open("/proc/%d/status" % a.pid()) as f:
-            return int([l for l in f if l.startswith("VmRSS")][0].split()[1])
-
     def _answering_client(self, a):
         c = a.client()
         try:
@@ -200,7 +195,7 @@ class Limits(AgentTest):
 
     def test_client_that_never_reads_does_not_stall_others(self):
         a = self.agent()
-        before = self._rss_kb(a)
+        before = rss_kb(a.pid())
         hog = a.client()
         hog.sock.setblocking(False)
         sent = 0
@@ -215,7 +210,7 @@ class Limits(AgentTest):
         for _ in range(20):
             self.assertEqual(a.request("ping")[1], "OK pong")
         if not SANITIZED:
-            grown = self._rss_kb(a) - before
+            grown = rss_kb(a.pid()) - before
             # Output is capped at 256 KiB per client; allow for allocator
             # slack (and valgrind's shadow memory).
             self.assertLess(grown, 8 * 1024 * SLOW, "agent memory grew by %d KiB with an unread client" % grown)

@@ -9,16 +9,11 @@ import sys
 import threading
 import time
 
-from harness import AgentTest, Client, SANITIZED, SLOW, main, wait_until
+from harness import AgentTest, Client, SANITIZED, SLOW, main, rss_kb, wait_until
 
 
 def open_fds(pid):
     return len(os.listdir("/proc/%d/fd" % pid))
-
-
-def rss_kb(pid):
-    with open("/proc/%d/status" % pid) as f:
-        return int([l for l in f if l.startswith("VmRSS")][0].split()[1])
 
 
 class Connections(AgentTest):

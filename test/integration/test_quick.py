@@ -6,7 +6,7 @@ import signal
 import threading
 import time
 
-from harness import AgentTest, SLOW, main, proc_cmdline, wait_until
+from harness import AgentTest, SLOW, alive, main, proc_cmdline, wait_until
 
 URL = re.compile(r"^https://[a-z0-9-]+\.trycloudflare\.com$")
 FAST = """
@@ -16,14 +16,6 @@ backoff_max_ms = 400
 stop_grace_s = 2
 start_wait_s = 10
 """
-
-
-def alive(pid):
-    try:
-        with open("/proc/%d/stat" % pid) as f:
-            return f.read().rsplit(")", 1)[1].split()[0] != "Z"
-    except OSError:
-        return False
 
 
 class Start(AgentTest):

@@ -8,15 +8,7 @@ import re
 import signal
 import time
 
-from harness import AgentTest, SANITIZED, SLOW, main, wait_until
-
-
-def alive(pid):
-    try:
-        with open("/proc/%d/stat" % pid) as f:
-            return f.read().rsplit(")", 1)[1].split()[0] != "Z"
-    except OSError:
-        return False
+from harness import AgentTest, SANITIZED, SLOW, alive, main, wait_until
 
 
 def config(**watchdog):

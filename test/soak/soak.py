@@ -12,15 +12,10 @@ import sys
 import time
 
 sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "integration"))
-from harness import AgentTest, main, wait_until  # noqa: E402
+from harness import AgentTest, main, rss_kb, wait_until  # noqa: E402
 
 SECONDS = int(os.environ.get("SOAK_SECONDS", "300"))
 TUNNELS = 100
-
-
-def rss_kb(pid):
-    with open("/proc/%d/status" % pid) as f:
-        return int([l for l in f if l.startswith("VmRSS")][0].split()[1])
 
 
 def zombies_of(pid):

@@ -12,27 +12,12 @@
 #include <vector>
 
 #include "atomicfile.hpp"
+#include "testfiles.hpp"
 
 using namespace tether;
+using namespace tether::test;
 
 namespace {
-
-struct TempDir {
-  std::string path;
-  TempDir() {
-    char name[] = "/tmp/tether-atomicfile-XXXXXX";
-    REQUIRE(mkdtemp(name) != nullptr);
-    path = name;
-  }
-  ~TempDir() { std::filesystem::remove_all(path); }
-  std::string file(const std::string& name) const { return path + "/" + name; }
-};
-
-// Puts the real calls back even when a REQUIRE throws.
-struct HookGuard {
-  AtomicFileHooks saved = atomicfile_hooks();
-  ~HookGuard() { atomicfile_hooks() = saved; }
-};
 
 std::vector<std::string> entries(const std::string& dir) {
   std::vector<std::string> names;
@@ -42,30 +27,14 @@ std::vector<std::string> entries(const std::string& dir) {
   return names;
 }
 
-std::string slurp(const std::string& path) {
-  std::string out, err;
-  REQUIRE(read_file(path, &out, 1 << 20, &err) == 0);
-  return out;
-}
-
 mode_t mode_of(const std::string& path) {
   struct stat st;
   REQUIRE(stat(path.c_str(), &st) == 0);
   return st.st_mode & 07777;
 }
 
-void make_file(const std::string& path, const std::string& content, mode_t mode) {
-  std::string err;
-  REQUIRE(write_file_atomic(path, content, mode, &err) == 0);
-}
-
 int g_calls = 0;
 std::string g_renamed_from;
-
-ssize_t write_enospc(int, const void*, size_t) {
-  errno = ENOSPC;
-  return -1;
-}
 
 ssize_t write_nothing(int, const void*, size_t) { return 0; }
 
@@ -121,7 +90,7 @@ int rename_interrupted_once(const char* from, const char* to) {
 }  // namespace
 
 TEST_CASE("write_file_atomic creates a file with exactly the mode asked for") {
-  TempDir dir;
+  TempDir dir("atomicfile");
   std::string path = dir.file("new.env");
   mode_t old_umask = umask(077);
   std::string err;
@@ -134,7 +103,7 @@ TEST_CASE("write_file_atomic creates a file with exactly the mode asked for") {
 }
 
 TEST_CASE("write_file_atomic replaces the whole old file") {
-  TempDir dir;
+  TempDir dir("atomicfile");
   std::string path = dir.file("f");
   make_file(path, std::string(10000, 'a'), 0644);
   make_file(path, "b", 0600);
@@ -144,7 +113,7 @@ TEST_CASE("write_file_atomic replaces the whole old file") {
 }
 
 TEST_CASE("write_file_atomic writes an empty file") {
-  TempDir dir;
+  TempDir dir("atomicfile");
   std::string path = dir.file("f");
   make_file(path, "old", 0600);
   make_file(path, "", 0600);
@@ -152,7 +121,7 @@ TEST_CASE("write_file_atomic writes an empty file") {
 }
 
 TEST_CASE("write_file_atomic failures keep the old file and leave no temporary") {
-  TempDir dir;
+  TempDir dir("atomicfile");
   std::string path = dir.file("tunnels.env");
   const std::string old = "# operator's file\nCF_TUNNEL_TOKEN_WEB=old\r\n";
   make_file(path, old, 0640);
@@ -190,7 +159,7 @@ TEST_CASE("write_file_atomic failures keep the old file and leave no temporary")
 }
 
 TEST_CASE("write_file_atomic reports a failed directory sync after the rename") {
-  TempDir dir;
+  TempDir dir("atomicfile");
   std::string path = dir.file("f");
   make_file(path, "old", 0600);
   HookGuard guard;
@@ -204,7 +173,7 @@ TEST_CASE("write_file_atomic reports a failed directory sync after the rename") 
 }
 
 TEST_CASE("write_file_atomic finishes partial writes") {
-  TempDir dir;
+  TempDir dir("atomicfile");
   std::string path = dir.file("f");
   HookGuard guard;
   atomicfile_hooks().write = write_3_bytes;
@@ -214,7 +183,7 @@ TEST_CASE("write_file_atomic finishes partial writes") {
 }
 
 TEST_CASE("write_file_atomic retries interrupted calls") {
-  TempDir dir;
+  TempDir dir("atomicfile");
   std::string path = dir.file("f");
   HookGuard guard;
   std::string content = "KEY=0123456789abcdefghijklmnopqrstuvwxyz\n";
@@ -229,7 +198,7 @@ TEST_CASE("write_file_atomic retries interrupted calls") {
 }
 
 TEST_CASE("write_file_atomic steps over a temporary left by a crash") {
-  TempDir dir;
+  TempDir dir("atomicfile");
   std::string path = dir.file("f");
   std::string err;
   {
@@ -253,7 +222,7 @@ TEST_CASE("write_file_atomic steps over a temporary left by a crash") {
 }
 
 TEST_CASE("write_file_atomic with a path in the current directory") {
-  TempDir dir;
+  TempDir dir("atomicfile");
   std::string cwd = std::filesystem::current_path();
   REQUIRE(chdir(dir.path.c_str()) == 0);
   std::string err;
@@ -264,7 +233,7 @@ TEST_CASE("write_file_atomic with a path in the current directory") {
 }
 
 TEST_CASE("write_file_atomic into a missing directory names the temporary") {
-  TempDir dir;
+  TempDir dir("atomicfile");
   std::string path = dir.file("missing/f");
   std::string err;
   CHECK(write_file_atomic(path, "x", 0600, &err) == -ENOENT);
@@ -273,7 +242,7 @@ TEST_CASE("write_file_atomic into a missing directory names the temporary") {
 }
 
 TEST_CASE("read_file") {
-  TempDir dir;
+  TempDir dir("atomicfile");
   std::string path = dir.file("f");
   make_file(path, "0123456789", 0600);
   std::string out = "untouched", err;

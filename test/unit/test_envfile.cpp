@@ -10,47 +10,17 @@
 
 #include "atomicfile.hpp"
 #include "envfile.hpp"
+#include "testfiles.hpp"
 
 using namespace tether;
+using namespace tether::test;
 
 namespace {
-
-struct TempDir {
-  std::string path;
-  TempDir() {
-    char name[] = "/tmp/tether-envfile-XXXXXX";
-    REQUIRE(mkdtemp(name) != nullptr);
-    path = name;
-  }
-  ~TempDir() { std::filesystem::remove_all(path); }
-  std::string file(const std::string& name) const { return path + "/" + name; }
-};
-
-struct HookGuard {
-  AtomicFileHooks saved = atomicfile_hooks();
-  ~HookGuard() { atomicfile_hooks() = saved; }
-};
-
-ssize_t write_enospc(int, const void*, size_t) {
-  errno = ENOSPC;
-  return -1;
-}
-
-std::string slurp(const std::string& path) {
-  std::string out, err;
-  REQUIRE(read_file(path, &out, 1 << 20, &err) == 0);
-  return out;
-}
 
 struct stat stat_of(const std::string& path) {
   struct stat st;
   REQUIRE(lstat(path.c_str(), &st) == 0);
   return st;
-}
-
-void make_file(const std::string& path, const std::string& content, mode_t mode) {
-  std::string err;
-  REQUIRE(write_file_atomic(path, content, mode, &err) == 0);
 }
 
 std::string set_one(std::string text, const std::string& key, const std::string& value) {
@@ -275,7 +245,7 @@ TEST_CASE("set to the current value changes nothing") {
 }
 
 TEST_CASE("env_file_update writes with mode 0600") {
-  TempDir dir;
+  TempDir dir("envfile");
   std::string path = dir.file("tunnels.env");
   std::string err;
 
@@ -292,7 +262,7 @@ TEST_CASE("env_file_update writes with mode 0600") {
 }
 
 TEST_CASE("env_file_update leaves the file untouched when nothing changes") {
-  TempDir dir;
+  TempDir dir("envfile");
   std::string path = dir.file("tunnels.env");
   const std::string text = "# mine\r\nCF_TUNNEL_TOKEN_WEB=\"tok\"\r\nOTHER=1";
   make_file(path, text, 0644);
@@ -323,7 +293,7 @@ TEST_CASE("env_file_update leaves the file untouched when nothing changes") {
 }
 
 TEST_CASE("env_file_update does not create a file for nothing") {
-  TempDir dir;
+  TempDir dir("envfile");
   std::string path = dir.file("tunnels.env");
   std::string err;
   CHECK(env_file_update(path, [](EnvFile& env) { return env.remove("A"); }, &err) == 0);
@@ -331,7 +301,7 @@ TEST_CASE("env_file_update does not create a file for nothing") {
 }
 
 TEST_CASE("env_file_update refuses a symlink") {
-  TempDir dir;
+  TempDir dir("envfile");
   std::string real = dir.file("real.env"), link = dir.file("tunnels.env");
   make_file(real, "A=1\n", 0600);
   REQUIRE(symlink(real.c_str(), link.c_str()) == 0);
@@ -344,7 +314,7 @@ TEST_CASE("env_file_update refuses a symlink") {
 }
 
 TEST_CASE("env_file_update refuses what is not a regular file") {
-  TempDir dir;
+  TempDir dir("envfile");
   std::string err;
   CHECK(env_file_update(dir.path, setter("A", "2"), &err) == -EINVAL);
   CHECK(err == dir.path + " is not a regular file; refusing to replace it");
@@ -355,7 +325,7 @@ TEST_CASE("env_file_update refuses a file owned by another uid") {
     WARN("not root: cannot chown a file to another uid");
     return;
   }
-  TempDir dir;
+  TempDir dir("envfile");
   std::string path = dir.file("tunnels.env");
   make_file(path, "A=1\n", 0600);
   REQUIRE(chown(path.c_str(), 12345, static_cast<gid_t>(-1)) == 0);
@@ -368,7 +338,7 @@ TEST_CASE("env_file_update refuses a file owned by another uid") {
 }
 
 TEST_CASE("env_file_update keeps the old file when the write fails") {
-  TempDir dir;
+  TempDir dir("envfile");
   std::string path = dir.file("tunnels.env");
   const std::string text = "# mine\nCF_TUNNEL_TOKEN_WEB=old\n";
   make_file(path, text, 0600);
@@ -385,7 +355,7 @@ TEST_CASE("env_file_update keeps the old file when the write fails") {
 }
 
 TEST_CASE("env_file_update reports an unreadable file") {
-  TempDir dir;
+  TempDir dir("envfile");
   std::string path = dir.file("tunnels.env");
   make_file(path, std::string((1 << 20) + 1, '#'), 0600);
   std::string err;
