@@ -48,4 +48,5 @@ soak:
 	TETHER_BUILD_DIR=build-asan TETHER_SANITIZED=1 SOAK_SECONDS=$(SOAK_SECONDS) python3 test/soak/soak.py
 
 include mk/cross.mk
+include mk/bench.mk
 include mk/packaging.mk

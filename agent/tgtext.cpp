@@ -69,7 +69,7 @@ bool parse_tunnel_command(std::string_view text, std::string_view bot_username, 
     return true;
   }
   *out = pr.request;
-  out->json = false;
+  out->json = true;  // structured data: chat replies are built from it
   return true;
 }
 

@@ -27,6 +27,7 @@ std::vector<std::string> split_message(const std::string& header, const std::str
 // start 8080", "/tunnel" (help). False when the message is not a /tunnel
 // command, or is addressed to another bot ("/tunnel@otherbot").
 // bot_username may be empty (not known yet): then any suffix is accepted.
+// The request asks for structured data (json), which chat replies use.
 bool parse_tunnel_command(std::string_view text, std::string_view bot_username, Request* out);
 
 // A reply as chat text: a bold header line (HTML) and an escaped body.

@@ -15,7 +15,7 @@ set -eu
 build="build-essential cmake pkg-config libuv1-dev libcurl4-openssl-dev
        nlohmann-json3-dev libpcre2-dev libinih-dev catch2 ca-certificates"
 test="python3 socat netcat-openbsd procps"
-bench="supervisor strace procps"
+bench="python3 supervisor strace procps"
 fuzz="clang libclang-rt-14-dev"
 pkg="systemd shellcheck devscripts dpkg-dev file"
 multiarch_libs="libuv1-dev libcurl4-openssl-dev libpcre2-dev libinih-dev"

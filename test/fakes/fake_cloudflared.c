@@ -420,7 +420,7 @@ static void fmt_duration(char *out, size_t cap, int64_t d)
         uint64_t f = u % div;
         if (f) {
             snprintf(frac, sizeof frac, ".%0*llu", digits, (unsigned long long)f);
-            for (size_t l = strlen(frac); frac[l - 1] == '0'; l--)
+            for (size_t l = strlen(frac); l > 1 && frac[l - 1] == '0'; l--)
                 frac[l - 1] = '\0';
         }
         snprintf(out, cap, "%s%llu%s%s", sign, (unsigned long long)(u / div), frac, unit);
@@ -430,7 +430,7 @@ static void fmt_duration(char *out, size_t cap, int64_t d)
     char frac[16] = "";
     if (f) {
         snprintf(frac, sizeof frac, ".%09llu", (unsigned long long)f);
-        for (size_t l = strlen(frac); frac[l - 1] == '0'; l--)
+        for (size_t l = strlen(frac); l > 1 && frac[l - 1] == '0'; l--)
             frac[l - 1] = '\0';
     }
     unsigned long long h = secs / 3600, m = (secs / 60) % 60, s = secs % 60;
@@ -501,7 +501,7 @@ static unsigned char *b64_decode(const char *in, size_t *outlen)
     size_t o = 0;
     bool ok = out && k % 4 == 0;
     for (size_t i = 0; ok && i < k; i += 4) {
-        int v[4], pad = 0;
+        int v[4] = {0}, pad = 0;
         for (int j = 0; j < 4; j++) {
             char c = clean[i + j];
             const char *alpha = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/";

@@ -420,11 +420,20 @@ def write_port_file(path, port):
     os.replace(tmp, path)  # readers never see a partial file
 
 
+class Server(ThreadingHTTPServer):
+    # 100 clients connecting at once must not overflow the listen queue
+    # (the default of 5 drops SYNs, resent only after a second or more).
+    request_queue_size = 128
+
+
 def serve(handler_class, fake, args, where):
     """Serve on 127.0.0.1 until SIGTERM or SIGINT, then exit 0.  where(port) is
     what the "listening on" line on stderr says after the port file is written."""
     handler_class.fake = fake
-    server = ThreadingHTTPServer(("127.0.0.1", args.port), handler_class)
+    # Headers and body go out in two writes: without this, Nagle holds the
+    # body for the peer's delayed ACK (40 ms per request on loopback).
+    handler_class.disable_nagle_algorithm = True
+    server = Server(("127.0.0.1", args.port), handler_class)
     server.daemon_threads = True  # a hung request or long poll must not delay exit
 
     def on_signal(signum, frame):

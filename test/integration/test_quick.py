@@ -283,8 +283,8 @@ class Output(AgentTest):
         a = self.agent(FAST)
         a.knobs(8080, heartbeat_ms=20)
         a.ok("start 8080")
-        wait_until(lambda: sum("Failed to create new quic connection" in l for l in a.ok("logs 8080 200")[0]) >= 50,
-                   what="50 lines of output")
+        wait_until(lambda: sum("Failed to create new quic connection" in l for l in a.ok("logs 8080 200")[0]) >= 30,
+                   what="30 lines of output")
         t = a.json("status 8080")["tunnel"]
         self.assertEqual((t["state"], t["restarts"]), ("running", 0))
 

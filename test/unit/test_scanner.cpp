@@ -147,14 +147,36 @@ TEST_CASE("Unauthorized at ERR or WRN") {
   REQUIRE(scan_line("2026-11-22T04:55:32Z INF Unauthorized is just a word here").kind == Kind::none);
 }
 
-TEST_CASE("the log ring is bounded in lines and bytes") {
+TEST_CASE("the log ring keeps the last lines in order, within its bytes") {
   LogRing ring;
+  REQUIRE(ring.tail(5).empty());
   for (int i = 0; i < 1000; ++i) ring.push("line " + std::to_string(i));
-  REQUIRE(ring.size() == LogRing::kMaxLines);
+  REQUIRE(ring.bytes() <= LogRing::kMaxBytes);
   REQUIRE(ring.tail(2) == std::vector<std::string>{"line 998", "line 999"});
-  REQUIRE(ring.tail(5000).size() == LogRing::kMaxLines);
+  auto all = ring.tail(100000);
+  REQUIRE(all.size() == ring.size());
+  for (size_t i = 0; i < all.size(); ++i) REQUIRE(all[i] == "line " + std::to_string(1000 - all.size() + i));
+  size_t bytes = 0;
+  for (const auto& l : all) bytes += l.size() + 1;
+  REQUIRE(bytes == ring.bytes());
+}
+
+TEST_CASE("the log ring cuts long lines and survives wrap-around with odd sizes") {
   LogRing big;
   for (int i = 0; i < 100; ++i) big.push(std::string(2000, 'x'));
   REQUIRE(big.bytes() <= LogRing::kMaxBytes);
-  REQUIRE(big.tail(1)[0].size() == LogRing::kMaxLine + 3);
+  REQUIRE(big.tail(1)[0] == std::string(LogRing::kMaxLine, 'x') + "...");
+  LogRing odd;
+  std::vector<std::string> pushed;
+  for (int i = 0; i < 500; ++i) {
+    pushed.push_back(std::string(static_cast<size_t>(i * 37 % 300), static_cast<char>('a' + i % 26)));
+    odd.push(pushed.back());
+    auto t = odd.tail(3);
+    REQUIRE(t.back() == pushed.back());
+    if (t.size() == 3) REQUIRE(t[0] == pushed[pushed.size() - 3]);
+  }
+  LogRing empty_lines;
+  empty_lines.push("");
+  empty_lines.push("a\nb");
+  REQUIRE(empty_lines.tail(5) == std::vector<std::string>{"", "a b"});
 }
