@@ -296,7 +296,9 @@ std::string trim(std::string_view s) {
 
 // Everything the inih callbacks need: the text, where we are in it, and what
 // we have seen. inih reads through reader() line by line and then calls
-// handler() for that line, so `line` is the handler's line number too.
+// handler() for that line, so `line` is the handler's line number too, and
+// `section` (seen by reader()) is the handler's section. inih's own section
+// string is not used: it is cut at 49 bytes and keeps inner blanks.
 struct Parser {
   std::string_view text;
   size_t pos = 0;
@@ -309,6 +311,7 @@ struct Parser {
   std::map<std::string, int> section_line;  // section -> header line
   std::map<std::string, size_t> tunnel_index;
   std::set<std::string> bad_sections;  // keys under them are not reported again
+  std::string section;                 // canonical: "agent", "tunnel drone-7"
 
   void error(int at, std::string msg) { errors->push_back({file, at, std::move(msg)}); }
 
@@ -319,14 +322,19 @@ struct Parser {
       return;
     }
     std::string name = trim(std::string_view(header).substr(1, close - 1));
+    bool is_tunnel =
+        name.rfind("tunnel", 0) == 0 && (name.size() == 6 || std::isspace(static_cast<unsigned char>(name[6])));
+    std::string tname = is_tunnel ? trim(std::string_view(name).substr(6)) : "";
+    if (is_tunnel) name = tname.empty() ? "tunnel" : "tunnel " + tname;  // "[tunnel  x]" is "[tunnel x]"
+    section = name;
     if (section_line.count(name)) {
       error(line, "section [" + name + "] appears twice (first at line " +
                       std::to_string(section_line[name]) + ")");
+      bad_sections.insert(name);
       return;
     }
     section_line[name] = line;
-    if (name.rfind("tunnel", 0) == 0 && (name.size() == 6 || std::isspace(static_cast<unsigned char>(name[6])))) {
-      std::string tname = trim(std::string_view(name).substr(6));
+    if (is_tunnel) {
       if (!valid_tunnel_name(tname)) {
         error(line, "[" + name + "]: tunnel name '" + tname +
                         "' must start with a letter and use only a-z, 0-9 and '-' (at most 63)");
@@ -361,7 +369,7 @@ struct Parser {
       error(line, "expected 'key = value' or '[section]', got '" + t + "'");
   }
 
-  int on_pair(const std::string& section, const std::string& key, const std::string& value) {
+  int on_pair(const std::string& key, const std::string& value) {
     if (bad_sections.count(section)) return 1;
     if (section.empty()) {
       error(line, "'" + key + "' is outside any section (put it under [agent], [cloudflared], ...)");
@@ -386,7 +394,9 @@ struct Parser {
       }
       problem = k->second(cfg->tunnels[ti->second], value);
     } else {
-      const auto& keys = section_keys().at(section);
+      auto known = section_keys().find(section);
+      if (known == section_keys().end()) return 1;  // reported at its header
+      const auto& keys = known->second;
       auto k = keys.find(key);
       if (k == keys.end()) {
         error(line, "unknown key '" + key + "' in [" + section + "] (known: " + key_list(keys) + ")");
@@ -469,8 +479,8 @@ char* reader(char* str, int num, void* stream) {
   return str;
 }
 
-int handler(void* user, const char* section, const char* name, const char* value) {
-  return static_cast<Parser*>(user)->on_pair(section, name, value);
+int handler(void* user, const char*, const char* name, const char* value) {
+  return static_cast<Parser*>(user)->on_pair(name, value);
 }
 
 }  // namespace

@@ -263,3 +263,22 @@ TEST_CASE("tunnel name rules and token variable names") {
   REQUIRE(valid_tunnel_name(std::string(63, 'a')));
   REQUIRE(default_token_env("drone-7") == "CF_TUNNEL_TOKEN_DRONE_7");
 }
+
+// Inputs the fuzzer found (fuzz/regressions/config).
+TEST_CASE("tunnel names of any valid length, whatever inih does with long section names") {
+  std::string name(63, 'a');
+  Config c = parsed("[tunnel " + name + "]\ntype = quick\nport = 8080\n");
+  REQUIRE(c.tunnels.size() == 1);
+  REQUIRE(c.tunnels[0].name == name);
+  REQUIRE(c.tunnels[0].port == 8080);
+}
+
+TEST_CASE("blanks inside a section header") {
+  Config c = parsed("[tunnel   a]\ntype = quick\nport = 1\n");
+  REQUIRE(c.find_tunnel("a")->port == 1);
+  expect_error("[tunnel a]\ntype = quick\nport = 1\n[tunnel  a]\n",
+               "t.ini:4: section [tunnel a] appears twice (first at line 1)");
+  auto errs = errors_of("[ ]\n=\n");
+  REQUIRE_FALSE(errs.empty());
+  REQUIRE(errs[0].rfind("t.ini:1: unknown section []", 0) == 0);
+}
