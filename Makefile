@@ -49,4 +49,5 @@ soak:
 
 include mk/cross.mk
 include mk/bench.mk
+include mk/fuzz.mk
 include mk/packaging.mk
