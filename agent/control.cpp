@@ -245,7 +245,8 @@ class Control::Conn : public std::enable_shared_from_this<Conn> {
   void send_reply(const Reply& r, bool json) {
     std::string text = format_reply(r, json);
     redact(&text);
-    out_ += text;
+    if (out_.empty()) out_ = std::move(text);
+    else out_ += text;
   }
 
   // Appends a line to the output and writes it unless a read is being

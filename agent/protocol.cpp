@@ -18,12 +18,16 @@ bool starts_with(std::string_view s, std::string_view prefix) {
   return s.substr(0, prefix.size()) == prefix;
 }
 
-std::string sanitize_line(std::string_view line) {
-  std::string out(line);
-  for (char& c : out)
+// Appends a data line so that it can never pose as a status line.
+void append_data_line(std::string* out, std::string_view line) {
+  if (starts_with(line, "OK") || starts_with(line, "ERR")) *out += ' ';
+  size_t at = out->size();
+  out->append(line);
+  for (size_t i = at; i < out->size(); ++i) {
+    char& c = (*out)[i];
     if (static_cast<unsigned char>(c) < 0x20 || c == 0x7f) c = ' ';
-  if (starts_with(out, "OK") || starts_with(out, "ERR")) out.insert(0, 1, ' ');
-  return out;
+  }
+  *out += '\n';
 }
 
 // Status texts are single lines too; a message with a newline inside would
@@ -88,10 +92,10 @@ Reply Reply::Err(std::string code, std::string message) {
 
 std::string format_text(const Reply& reply) {
   std::string out;
-  for (const auto& l : reply.lines) {
-    out += sanitize_line(l);
-    out += '\n';
-  }
+  size_t size = reply.message.size() + reply.code.size() + 8;
+  for (const auto& l : reply.lines) size += l.size() + 2;
+  out.reserve(size);
+  for (const auto& l : reply.lines) append_data_line(&out, l);
   if (reply.ok) {
     out += "OK";
     if (!reply.message.empty()) out += ' ' + one_line(reply.message);

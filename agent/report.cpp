@@ -7,9 +7,10 @@ namespace {
 
 std::string or_dash(const std::string& s) { return s.empty() ? "-" : s; }
 
-std::string pad(std::string s, size_t width) {
-  if (s.size() < width) s.resize(width, ' ');
-  return s;
+// Appends s, then spaces up to width (at least one).
+void column(std::string* line, const std::string& s, size_t width) {
+  *line += s;
+  line->append(s.size() < width ? width - s.size() : 1, ' ');
 }
 
 const char* kind_name(TunnelKind k) { return k == TunnelKind::quick ? "quick" : "named"; }
@@ -27,14 +28,27 @@ std::string format_uptime(int64_t s) {
 }
 
 std::string list_header() {
-  return pad("ID", 11) + pad("KIND", 6) + pad("STATE", 9) + pad("URL", 54) + pad("PID", 8) + pad("UPTIME", 7) +
-         "RESTARTS";
+  std::string line;
+  column(&line, "ID", 11);
+  column(&line, "KIND", 6);
+  column(&line, "STATE", 9);
+  column(&line, "URL", 54);
+  column(&line, "PID", 8);
+  column(&line, "UPTIME", 7);
+  return line + "RESTARTS";
 }
 
 std::string list_line(const TunnelInfo& t) {
-  return pad(t.id, 10) + " " + pad(kind_name(t.kind), 5) + " " + pad(t.state, 8) + " " + pad(or_dash(t.url), 53) +
-         " " + pad(t.pid ? std::to_string(t.pid) : "-", 7) + " " + pad(format_uptime(t.uptime_s), 6) + " " +
-         std::to_string(t.restarts);
+  std::string line;
+  line.reserve(128);
+  column(&line, t.id, 11);
+  column(&line, kind_name(t.kind), 6);
+  column(&line, t.state, 9);
+  column(&line, or_dash(t.url), 54);
+  column(&line, t.pid ? std::to_string(t.pid) : "-", 8);
+  column(&line, format_uptime(t.uptime_s), 7);
+  line += std::to_string(t.restarts);
+  return line;
 }
 
 std::vector<std::string> status_lines(const TunnelInfo& t) {

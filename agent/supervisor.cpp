@@ -586,6 +586,7 @@ TunnelInfo Supervisor::snapshot(const Tunnel& t) const {
 
 std::vector<TunnelInfo> Supervisor::infos() const {
   std::vector<TunnelInfo> out;
+  out.reserve(tunnels_.size());
   for (const auto& kv : tunnels_) out.push_back(snapshot(*kv.second));
   return out;
 }

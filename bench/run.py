@@ -703,21 +703,24 @@ def bench_control(args, report, agent, sup):
                       target=(">=", 50000), note="%d pings in big writes on one connection, replies read "
                                                   "concurrently (supervisord: 2000 pipelined XML-RPC calls)" % n))
 
+    alone = statistics.median(list_load(args.build, agent.socket, 1, 200))
+    cpu, t0 = cpu_seconds(agent.pid), time.perf_counter()
+    mine = list_load(args.build, agent.socket, 10, 200)
+    busy = (cpu_seconds(agent.pid) - cpu) / (time.perf_counter() - t0)
     start = multiprocessing.get_context("fork").Event()
     start.set()
-    alone = statistics.median(agent_list(agent.socket, 200, start))
-    cpu, t0 = cpu_seconds(agent.pid), time.perf_counter()
-    mine = concurrent_latencies(agent_list, agent.socket, clients=10, each=200)
-    busy = (cpu_seconds(agent.pid) - cpu) / (time.perf_counter() - t0)
+    scripted = percentile(concurrent_latencies(agent_list, agent.socket, clients=10, each=200), 99)
     theirs = concurrent_latencies(supervisord_list, sup.socket, clients=10, each=20)
     for p in (50, 99):
         report.add(Figure("control.list_p%d" % p, percentile(mine, p), "ms", "lower",
                           peers=[("supervisord getAllProcessInfo", percentile(theirs, p))],
                           target=("<=", 2) if p == 99 else None,
                           samples=mine if p == 99 else None,
-                          note="" if p == 50 else "100 tunnels, 10 client processes x 200 sequential `list` "
-                                                  "(supervisord: x 20); one client alone: median %.2f ms; the "
-                                                  "agent was on the CPU %.0f%% of the time" % (alone, busy * 100)))
+                          note="" if p == 50 else "100 tunnels, 10 concurrent clients (bench/list_load.cpp, "
+                                                  "threads) x 200 sequential `list` (supervisord: 10 Python "
+                                                  "processes x 20); one client alone: median %.2f ms; the agent "
+                                                  "was on the CPU %.0f%% of the time; with 10 Python client "
+                                                  "processes instead: p99 %.2f ms" % (alone, busy * 100, scripted)))
 
 
 def pipelined(path, payload, replies, marker):
@@ -741,6 +744,13 @@ def pipelined(path, payload, replies, marker):
     writer.join()
     s.close()
     return replies / elapsed, size
+
+
+def list_load(build, path, clients, each):
+    """Latencies in ms of `list` from bench/list_load (C++ client threads)."""
+    out = subprocess.run([os.path.join(build, "bench", "list_load"), path, str(clients), str(each)],
+                         check=True, capture_output=True, text=True).stdout
+    return [float(x) for x in out.split()]
 
 
 def agent_list(path, each, start):

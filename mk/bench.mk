@@ -13,7 +13,7 @@ BENCH_DIR ?= build-release
 bench:
 	@scripts/deps.sh bench
 	@cmake -S . -B $(BENCH_DIR) -DCMAKE_BUILD_TYPE=Release -DTETHER_BENCH=ON $(CMAKE_ARGS) >/dev/null
-	@cmake --build $(BENCH_DIR) -j$(JOBS) --target tetherd fake_cloudflared scan_bench
+	@cmake --build $(BENCH_DIR) -j$(JOBS) --target tetherd fake_cloudflared scan_bench list_load
 	python3 bench/run.py --build $(BENCH_DIR)
 
 .DEFAULT_GOAL := $(_bench_goal)
