@@ -14,13 +14,16 @@ void LogRing::drop_oldest() {
 }
 
 void LogRing::push(std::string_view line) {
-  std::string text(line.substr(0, kMaxLine));
-  if (line.size() > kMaxLine) text += "...";
-  std::replace(text.begin(), text.end(), '\n', ' ');  // '\n' separates lines here
-  text += '\n';
+  bool cut = line.size() > kMaxLine;
+  line = line.substr(0, kMaxLine);
   if (buf_.empty()) buf_.resize(kMaxBytes);
-  while (used_ + text.size() > buf_.size()) drop_oldest();
-  for (char c : text) buf_[(head_ + used_++) % buf_.size()] = c;
+  while (used_ + line.size() + (cut ? 3 : 0) + 1 > buf_.size()) drop_oldest();
+  // '\n' separates lines here, so one inside a line becomes a space.
+  auto put = [this](char c) { buf_[(head_ + used_++) % buf_.size()] = c == '\n' ? ' ' : c; };
+  for (char c : line) put(c);
+  if (cut)
+    for (char c : std::string_view("...")) put(c);
+  buf_[(head_ + used_++) % buf_.size()] = '\n';
   ++lines_;
 }
 
