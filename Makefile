@@ -1,29 +1,36 @@
 # The two set-up commands are `make run` and `make test`; both install any
-# missing Debian packages first (scripts/deps.sh) and build with CMake.
+# missing Debian packages first (scripts/deps.sh; SKIP_DEPS=1 only reports
+# them) and build with CMake. `make run` needs only the build packages and
+# builds only the two binaries; `make test` installs the test tools before
+# it configures, so the tests are never configured without them.
 
 BUILD_DIR  ?= build
 BUILD_TYPE ?= RelWithDebInfo
 JOBS       ?= $(shell nproc)
 CMAKE_ARGS ?=
 
-.PHONY: all deps build run test asan valgrind soak clean
+.PHONY: all deps configure build run test asan valgrind soak clean
 
 all: build
 
 deps:
 	@scripts/deps.sh
 
-build: deps
+configure: deps
 	@cmake -S . -B $(BUILD_DIR) -DCMAKE_BUILD_TYPE=$(BUILD_TYPE) $(CMAKE_ARGS) >/dev/null
+
+build: configure
 	@cmake --build $(BUILD_DIR) -j$(JOBS)
 
 # Foreground agent on the example config, socket and state under ./run/.
-run: build
+run: configure
+	@cmake --build $(BUILD_DIR) -j$(JOBS) --target tetherd tetherctl
 	@mkdir -p run
 	$(BUILD_DIR)/tetherd -c conf/tether.ini --socket run/tether.sock --state-dir run
 
-test: build
+test:
 	@scripts/deps.sh test pkg
+	@$(MAKE) --no-print-directory build
 	cd $(BUILD_DIR) && ctest --output-on-failure -j$(JOBS)
 
 # The whole suite again with ASan/UBSan (separate build directory).
@@ -32,8 +39,9 @@ asan:
 	    CMAKE_ARGS="-DTETHER_SANITIZE=ON"
 
 # Integration tests with tetherd under valgrind (memcheck, leak check).
-valgrind: build
+valgrind:
 	@scripts/deps.sh test pkg
+	@$(MAKE) --no-print-directory build
 	cd $(BUILD_DIR) && TETHER_VALGRIND=1 ctest --output-on-failure -j$(JOBS) -R integration
 
 clean:
@@ -43,11 +51,12 @@ clean:
 # no leak, no zombie, no orphan, flat memory.
 SOAK_SECONDS ?= 300
 soak:
-	@$(MAKE) --no-print-directory build BUILD_DIR=build-asan BUILD_TYPE=Debug CMAKE_ARGS="-DTETHER_SANITIZE=ON"
 	@scripts/deps.sh test
+	@$(MAKE) --no-print-directory build BUILD_DIR=build-asan BUILD_TYPE=Debug CMAKE_ARGS="-DTETHER_SANITIZE=ON"
 	TETHER_BUILD_DIR=build-asan TETHER_SANITIZED=1 SOAK_SECONDS=$(SOAK_SECONDS) python3 test/soak/soak.py
 
 include mk/cross.mk
 include mk/bench.mk
 include mk/fuzz.mk
 include mk/packaging.mk
+include mk/fresh.mk

@@ -1,5 +1,5 @@
 // Calls to the Cloudflare v4 API on the loop, with the policy of
-// reference/cloudflare-api.md §4: 429 waits for retry-after, 5xx, transport
+// docs/cloudflare-api.md §4: 429 waits for retry-after, 5xx, transport
 // errors, timeouts and unreadable replies retry with backoff a bounded
 // number of times, other 4xx are final. Every outcome is a CfReply whose
 // error names the step it belongs to and Cloudflare's own code and message.

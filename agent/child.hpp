@@ -2,7 +2,7 @@
 // group), stdin on /dev/null, stdout and stderr read line by line for its
 // whole life. The pipes are never closed before the process has exited: the
 // real cloudflared dies of SIGPIPE at its next log line if its reader goes
-// away (reference/cloudflared.md §5).
+// away (docs/cloudflared.md §8).
 #pragma once
 
 #include <sys/types.h>

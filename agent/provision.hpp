@@ -1,5 +1,5 @@
 // provision / deprovision: the idempotent, resumable workflows of
-// reference/cloudflare-api.md §7-8, run on the loop. Every step reads the
+// docs/cloudflare-api.md §13-14, run on the loop. Every step reads the
 // current state first, so running it again continues where a failure
 // stopped it and changes nothing once everything is in place. Jobs for
 // different names run concurrently; jobs for the same name run one after

@@ -1,6 +1,6 @@
 // What a line of cloudflared's output means to the supervisor. Pure: the
 // patterns are compiled once (PCRE2, JIT where available) and a line goes in,
-// a classification comes out. Formats: reference/cloudflared.md §3-4.
+// a classification comes out. Formats: docs/cloudflared.md §4-7.
 #pragma once
 
 #include <string>

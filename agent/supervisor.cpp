@@ -402,7 +402,7 @@ void Supervisor::give_up(Tunnel& t, const std::string& why) {
 
 // No registered connection for unhealthy_after_s: a fresh process resets
 // cloudflared's own backoff, which can leave it idle for minutes after the
-// network comes back (reference §10). Bad credentials do not get better by
+// network comes back (docs/cloudflared.md §10). Bad credentials do not get better by
 // restarting, so such a tunnel is reported and left alone instead.
 void Supervisor::unhealthy(Tunnel& t) {
   std::string why = "no registered connection for " + std::to_string(cfg_.watchdog.unhealthy_after_s) + "s";

@@ -23,6 +23,7 @@ void usage(FILE* out) {
           "\n"
           "  -s SOCKET   control socket (default $TETHER_SOCKET, else %s)\n"
           "  -t SECONDS  give up waiting for the reply after this long (default: wait)\n"
+          "  -V, --version  print tetherctl's version and exit\n"
           "\n"
           "Examples: tetherctl start 8080 | tetherctl list | tetherctl json status 8080 |\n"
           "          tetherctl watch | tetherctl help (the agent's own command list)\n"
@@ -51,6 +52,10 @@ int main(int argc, char** argv) {
     std::string a = argv[i];
     if (a == "-h" || a == "--help") {
       usage(stdout);
+      return 0;
+    }
+    if (a == "-V" || a == "--version") {
+      printf("tetherctl %s\n", TETHER_VERSION);
       return 0;
     }
     if ((a == "-s" || a == "-t") && i + 1 < argc) {

@@ -32,7 +32,9 @@ install(PROGRAMS ${sysv_script} DESTINATION /etc/init.d)
 install(PROGRAMS ${openrc_script} DESTINATION ${CMAKE_INSTALL_DATADIR}/tether/openrc)
 install(FILES scripts/tetherctl.bash-completion
         DESTINATION ${CMAKE_INSTALL_DATADIR}/bash-completion/completions RENAME tetherctl)
-install(FILES README.md conf/tether.ini DESTINATION ${CMAKE_INSTALL_DOCDIR})
+install(FILES README.md CHANGELOG.md conf/tether.ini DESTINATION ${CMAKE_INSTALL_DOCDIR})
+# Debian policy: the licence as /usr/share/doc/<package>/copyright.
+install(FILES LICENSE DESTINATION ${CMAKE_INSTALL_DOCDIR} RENAME copyright)
 
 # The configuration, two ways. `cmake --install` (component "config")
 # never overwrites an operator's file. The package (component "conffile",

@@ -3,21 +3,26 @@
 # else. Does nothing (and needs no network) when everything is present, so
 # `make run` and `make test` can call it every time.
 #
-# usage: scripts/deps.sh [build|test|bench|fuzz|pkg|cross-arm64|cross-armhf]...
-#   build  compilers and -dev libraries (always included)
-#   test   what the test suite runs besides the binaries (python3, socat, nc)
+# With SKIP_DEPS=1 (a machine you manage yourself, or no apt at all) it only
+# names what is missing, and the build goes on without it.
+#
+# usage: scripts/deps.sh [build|test|bench|fuzz|pkg|fresh|cross-arm64|cross-armhf]...
+#   build  compilers and -dev libraries (always included): all `make run` needs
+#   test   what only the tests need (Catch2, python3, socat, nc)
 #   bench  peers and counters for `make bench` (supervisor, strace)
 #   fuzz   clang with libFuzzer
 #   pkg    packaging checks (systemd-analyze, shellcheck, devscripts)
+#   fresh  `make fresh-check`: debootstrap for a minimal Debian root
 #   cross-ARCH  cross compiler, multiarch -dev packages and qemu-user
 set -eu
 
 build="build-essential cmake pkg-config libuv1-dev libcurl4-openssl-dev
-       nlohmann-json3-dev libpcre2-dev libinih-dev catch2 ca-certificates"
-test="python3 socat netcat-openbsd procps"
+       nlohmann-json3-dev libpcre2-dev libinih-dev ca-certificates"
+test="catch2 python3 socat netcat-openbsd procps"
 bench="python3 supervisor strace procps"
 fuzz="clang libclang-rt-14-dev"
 pkg="systemd shellcheck devscripts dpkg-dev file"
+fresh="debootstrap git"
 multiarch_libs="libuv1-dev libcurl4-openssl-dev libpcre2-dev libinih-dev"
 
 wanted="$build"
@@ -29,6 +34,7 @@ for set in "$@"; do
         bench) wanted="$wanted $bench" ;;
         fuzz) wanted="$wanted $fuzz" ;;
         pkg) wanted="$wanted $pkg" ;;
+        fresh) wanted="$wanted $fresh" ;;
         cross-arm64|cross-armhf)
             arch=${set#cross-}
             foreign="$foreign $arch"
@@ -39,6 +45,9 @@ for set in "$@"; do
     esac
 done
 
+if [ "${SKIP_DEPS:-0}" = 1 ] && ! command -v dpkg-query >/dev/null 2>&1; then
+    exit 0  # not a Debian system: nothing to check against
+fi
 native=$(dpkg --print-architecture)
 
 # Fully installed for the wanted architecture: "pkg" means the native one
@@ -58,6 +67,11 @@ for pkg in $wanted; do
     installed "$pkg" || missing="$missing $pkg"
 done
 [ -n "$missing" ] || exit 0
+
+if [ "${SKIP_DEPS:-0}" = 1 ]; then
+    echo "deps.sh: SKIP_DEPS=1, not installing:$missing" >&2
+    exit 0
+fi
 
 if [ "$(id -u)" -eq 0 ]; then
     sudo=""

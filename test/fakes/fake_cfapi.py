@@ -1,7 +1,7 @@
 #!/usr/bin/python3
 """Fake Cloudflare v4 API for tether's tests (Python 3.11 standard library only).
 
-It serves the calls of /work/shared/reference/cloudflare-api.md (token verify,
+It serves the calls of docs/cloudflare-api.md, "the reference" below (token verify,
 zones, cfd_tunnel, configurations, connections, token, dns_records) with the
 same paths, envelope, error codes and messages, and keeps their state in memory.
 
@@ -44,7 +44,7 @@ HEX32 = re.compile(r"[0-9a-f]{32}")
 UUID_RE = re.compile(r"[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}")
 LABEL = re.compile(r"(?!-)[a-z0-9_-]{1,63}(?<!-)")
 
-# Messages the reference gives verbatim (section 9).
+# Messages the reference gives verbatim (docs/cloudflare-api.md §15).
 MSG_TUNNEL_EXISTS = ("You already have a tunnel with this name. Delete the existing tunnel, "
                      "or choose a different name for your new tunnel")
 MSG_ACTIVE_CONNECTIONS = "Cannot delete tunnel because it has active connections"
@@ -77,7 +77,7 @@ def derived_hex32(seed):
 
 
 def tunnel_token(account_id, tunnel_id, secret_b64):
-    """The connector token: padded standard base64 of compact JSON (reference section 6)."""
+    """The connector token: padded standard base64 of compact JSON (docs/cloudflare-api.md §12)."""
     raw = json.dumps({"a": account_id, "t": tunnel_id, "s": secret_b64}, separators=(",", ":"))
     return base64.b64encode(raw.encode()).decode()
 
@@ -568,7 +568,7 @@ def verify_reply(fake):
 
 
 def verify_user_token(fake, call):
-    # Account-owned tokens reportedly fail here (reference 5.1), status unverified.
+    # Account-owned tokens reportedly fail here (docs/cloudflare-api.md §5), status unverified.
     if fake.token_kind != "user":
         raise ApiError(403, 1000, "Invalid API Token")
     return verify_reply(fake)
@@ -694,7 +694,7 @@ def put_configuration(fake, call):
     t = fake.tunnel(call.params["account_id"], call.params["tunnel_id"])
     config = dict(call.body["config"])
     config.setdefault("originRequest", {})
-    # Stored even for config_src=local tunnels, where it has no effect (reference 7.3.5).
+    # Stored even for config_src=local tunnels, where it has no effect (docs/cloudflare-api.md §8).
     t["config"], t["config_version"], t["config_updated_at"] = config, t["config_version"] + 1, now_iso()
     return Reply(fake.configuration_view(t))
 
@@ -915,7 +915,7 @@ def media_types(header):
 
 
 def check_headers(fake, route, headers, body_raw):
-    """Authorization, User-Agent, Accept, Content-Type (reference section 1)."""
+    """Authorization, User-Agent, Accept, Content-Type (docs/cloudflare-api.md §1)."""
     auth = headers.get("Authorization")
     if auth is None:
         raise auth_error("missing Authorization header")

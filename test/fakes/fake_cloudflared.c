@@ -3,7 +3,7 @@
  *
  * Installed as `cloudflared` first in PATH by the tests. It reproduces the command line, the
  * stderr log format and texts, the exit statuses, the signal behaviour and the metrics endpoints
- * of the real binary as recorded in /work/shared/reference (cloudflared.md and the two capture
+ * of the real binary as described in docs/cloudflared.md and recorded in test/data/ (the two capture
  * logs), and lets tests steer it through FAKE_CF_* knobs (environment, optionally overridden per
  * tunnel by $FAKE_CF_KNOBS_DIR/<key>; see load_knobs()).
  *

@@ -2,8 +2,8 @@
 """Self-test of fake_webhook.py: starts it as a subprocess on port 0 and talks to
 it with urllib, the way tether's tests will (through its HTTP interface only).
 
-    /usr/bin/python3 -m unittest discover -s /work/main/test/fakes -p test_fake_webhook.py
-    /usr/bin/python3 /work/main/test/fakes/test_fake_webhook.py
+    /usr/bin/python3 -m unittest discover -s test/fakes -p test_fake_webhook.py
+    /usr/bin/python3 test/fakes/test_fake_webhook.py
 """
 
 import http.client

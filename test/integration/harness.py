@@ -26,7 +26,6 @@ TETHERCTL = os.path.join(BUILD, "tetherctl")
 FAKEBIN = os.path.join(BUILD, "test", "fakebin")
 FAKE_CLOUDFLARED = os.path.join(FAKEBIN, "cloudflared")
 FAKES = os.path.join(SOURCE, "test", "fakes")
-REFERENCE = os.path.join(os.path.dirname(SOURCE), "shared", "reference")
 VALGRIND = os.environ.get("TETHER_VALGRIND") == "1"
 # Under valgrind everything is an order of magnitude slower.
 SLOW = 10 if VALGRIND else 1
