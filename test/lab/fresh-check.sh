@@ -16,6 +16,7 @@ set -eu
 
 LAB_NAME=fresh-check
 repo=$(cd "$(dirname "$0")/../.." && pwd)
+# shellcheck source=test/lab/roots.sh
 . "$repo/test/lab/roots.sh"
 
 PATH_IN=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin
@@ -54,6 +55,7 @@ if [ "${1:-}" = --inside ]; then
             echo "ping: $reply"
             [ "$reply" = "OK pong" ] || { echo "expected 'OK pong'" >&2; exit 1; }
             for tool in python3 catch2; do
+                # shellcheck disable=SC2016 # a dpkg-query format, not the shell's
                 if inroot dpkg-query -W -f='${Status}\n' "$tool" 2>/dev/null | grep -q 'ok installed'; then
                     echo "make run installed $tool, which only the tests need" >&2
                     exit 1

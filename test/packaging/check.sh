@@ -49,8 +49,9 @@ check "checkbashisms scripts/openrc/tetherd" checkbashisms -f scripts/openrc/tet
 check "bash -n scripts/tetherctl.bash-completion" bash -n scripts/tetherctl.bash-completion
 check "shellcheck scripts/tetherctl.bash-completion" shellcheck scripts/tetherctl.bash-completion
 
-for f in test/packaging/check.sh test/packaging/deb_roundtrip.sh; do
-    check "shellcheck $f" shellcheck "$f"
+for f in test/packaging/check.sh test/packaging/deb_roundtrip.sh test/packaging/version.sh \
+    scripts/deps.sh test/lab/fresh-check.sh test/lab/roots.sh; do
+    check "shellcheck $f" shellcheck -x -s sh "$f"
 done
 
 if [ "$failed" -ne 0 ]; then
