@@ -50,10 +50,11 @@ class Provisioner::Job {
   enum class Kind { provision, deprovision };
 
   Job(Provisioner& p, Kind kind, std::string name, std::string service, bool start, ReplyFn done)
-      : p_(p), kind_(kind), name_(std::move(name)), service_(std::move(service)), start_(start),
-        done_(std::move(done)), wait_(p.loop_) {}
+      : p_(p), serial_(++p.serials_), kind_(kind), name_(std::move(name)), service_(std::move(service)),
+        start_(start), done_(std::move(done)), wait_(p.loop_) {}
 
   const std::string& name() const { return name_; }
+  uint64_t serial() const { return serial_; }
   void drop_reply() { done_ = nullptr; }
 
   void run() {
@@ -82,9 +83,14 @@ class Provisioner::Job {
                                    cfg.cloudflare.request_timeout_s);
     log_info("%s %s: starting", verb().c_str(), name_.c_str());
     if (kind_ == Kind::deprovision && p_.agent_.supervisor().exists(name_)) {
-      p_.agent_.supervisor().stop(name_, [this](const Reply&) {
-        found_something_ = true;
-        verify();
+      // The supervisor may answer after cancel_all() freed this job (a
+      // SIGTERM during the stop grace): the waiter finds the job again by
+      // its serial instead of holding a pointer to it.
+      p_.agent_.supervisor().stop(name_, [p = &p_, serial = serial_](const Reply&) {
+        Job* self = p->running(serial);
+        if (!self) return;
+        self->found_something_ = true;
+        self->verify();
       });
       return;
     }
@@ -370,6 +376,7 @@ class Provisioner::Job {
   }
 
   Provisioner& p_;
+  uint64_t serial_;
   Kind kind_;
   std::string name_, service_;
   bool start_;
@@ -401,6 +408,12 @@ void Provisioner::enqueue(std::unique_ptr<Job> job) {
   q.push_back(std::move(job));
   if (q.size() == 1) j->run();
   else log_info("%s: waiting for the running job on the same name", j->name().c_str());
+}
+
+Provisioner::Job* Provisioner::running(uint64_t serial) const {
+  for (const auto& kv : queues_)
+    if (!kv.second.empty() && kv.second.front()->serial() == serial) return kv.second.front().get();
+  return nullptr;
 }
 
 void Provisioner::finished(Job* job) {

@@ -4,6 +4,7 @@ import base64
 import json
 import os
 import re
+import signal
 import stat
 import threading
 import urllib.request
@@ -25,22 +26,22 @@ class ProvisionTest(AgentTest):
         super().setUp()
         self.api = self.fake("fake_cfapi.py", "--token", API_TOKEN, "--zone", ZONE)
 
-    def start_agent(self, extra="", env=None, token=API_TOKEN):
+    def start_agent(self, extra="", env=None, token=API_TOKEN, stop_grace_s=2, args=()):
         self.env_file = None
-        a = self.agent(start=False, config=None)
+        a = self.agent(start=False, config=None, args=args)
         self.env_file = os.path.join(a.dir, "tunnels.env")
         a.write_config("""
 [watchdog]
 backoff_initial_ms = 100
 backoff_max_ms = 400
-stop_grace_s = 2
+stop_grace_s = %d
 unhealthy_after_s = 120
 [cloudflare]
 api_base = %s/client/v4
 zone = %s
 env_file = %s
 request_timeout_s = 1
-""" % (self.api.base, ZONE, self.env_file) + extra)
+""" % (stop_grace_s, self.api.base, ZONE, self.env_file) + extra)
         a.env["CLOUDFLARE_API_TOKEN"] = token
         a.env.update(env or {})
         return a.start()
@@ -390,6 +391,29 @@ class NamedTunnels(ProvisionTest):
         self.assertEqual(st["state"], "failed")
         self.assertIn("Unauthorized", st["credentials_error"])
         wait_until(lambda: a.json("status cam-7")["tunnel"]["pid"] is None, what="the child to stop")
+
+
+class Shutdown(ProvisionTest):
+    def test_sigterm_while_deprovision_waits_for_the_stop(self):
+        # The child ignores SIGTERM, so the deprovision's stop is still in
+        # its grace when the agent is told to exit.
+        pidfile = os.path.join(self.api.dir, "tetherd.pid")
+        a = self.start_agent(env={"FAKE_CF_IGNORE_TERM": "1"}, stop_grace_s=5, args=["--pidfile", pidfile])
+        self.assertTrue(a.request("provision drone-7 start")[1].startswith("OK provisioned"))
+        wait_until(lambda: a.json("status drone-7")["tunnel"]["state"] == "running", what="drone-7 running")
+        c = a.client()
+        c.send("deprovision drone-7\n")
+        wait_until(lambda: a.json("status drone-7")["tunnel"]["state"] == "stopping", what="drone-7 stopping")
+        state_file = os.path.join(a.state_dir, "state.json")
+        before = os.stat(state_file).st_mtime_ns
+        a.signal(signal.SIGTERM)
+        self.assertEqual(a.wait(), 0, a.log())
+        self.assertFalse(os.path.exists(pidfile))
+        self.assertGreater(os.stat(state_file).st_mtime_ns, before)
+        with open(state_file) as f:
+            records = json.load(f)["tunnels"]
+        self.assertEqual([r["pid"] for r in records], [0] * len(records), records)
+        self.assertEqual(a.children(), [])
 
 
 if __name__ == "__main__":
