@@ -6,6 +6,7 @@
 #include "agent.hpp"
 #include "cfapi.hpp"
 #include "envfile.hpp"
+#include "jsonget.hpp"
 #include "log.hpp"
 #include "tokens.hpp"
 
@@ -24,11 +25,7 @@ std::string lower(std::string s) {
 }
 
 bool same_name(const json& j, const char* key, const std::string& want) {
-  return j.is_object() && j.contains(key) && j[key].is_string() && lower(j[key].get<std::string>()) == lower(want);
-}
-
-std::string str(const json& j, const char* key) {
-  return j.is_object() && j.contains(key) && j[key].is_string() ? j[key].get<std::string>() : "";
+  return json_field(j, key).is_string() && lower(json_string(j, key)) == lower(want);
 }
 
 // The zone and its parents: a zone setting of drones.example.com still
@@ -104,10 +101,10 @@ class Provisioner::Job {
   // account endpoint answers for it when the account is known.
   void verify(bool account_endpoint = false) {
     std::string path = account_endpoint ? "/accounts/" + account_ + "/tokens/verify" : "/user/tokens/verify";
-    api_->call("verify token", "GET", path, nullptr, [this, account_endpoint](const CfReply& r) {
+    api_->call("verify token", "GET", path, nullptr, CfShape::object, [this, account_endpoint](const CfReply& r) {
       if (!r.ok && !account_endpoint && !account_.empty() && (r.http == 401 || r.http == 403)) return verify(true);
       if (!r.ok) return fail(r.error);
-      std::string status = str(r.result, "status");
+      std::string status = json_string(r.result, "status");
       if (status != "active")
         return fail("api", "verify token: the API token is " + (status.empty() ? "not usable" : status));
       find_zone(0);
@@ -121,13 +118,13 @@ class Provisioner::Job {
       return fail("api", "find zone: no zone " + p_.agent_.config().cloudflare.zone +
                              " is visible to this API token (it needs Zone:Read on it)");
     std::string name = candidates[i];
-    api_->call("find zone", "GET", "/zones?" + query_string({{"name", name}, {"per_page", "50"}}), nullptr,
+    api_->call("find zone", "GET", "/zones?" + query_string({{"name", name}, {"per_page", "50"}}), nullptr, CfShape::array,
                [this, i, name](const CfReply& r) {
                  if (!r.ok) return fail(r.error);
                  for (const auto& z : r.result) {
                    if (!same_name(z, "name", name)) continue;
-                   zone_id_ = str(z, "id");
-                   if (account_.empty() && z.contains("account")) account_ = str(z["account"], "id");
+                   zone_id_ = json_string(z, "id");
+                   if (account_.empty()) account_ = json_string(json_field(z, "account"), "id");
                    log_debug("%s %s: zone %s", verb().c_str(), name_.c_str(), name.c_str());
                    return find_tunnel(false);
                  }
@@ -139,16 +136,16 @@ class Provisioner::Job {
   void find_tunnel(bool after_conflict) {
     std::string path = "/accounts/" + account_ + "/cfd_tunnel?" +
                        query_string({{"name", name_}, {"is_deleted", "false"}});
-    api_->call("find tunnel", "GET", path, nullptr, [this, after_conflict](const CfReply& r) {
+    api_->call("find tunnel", "GET", path, nullptr, CfShape::array, [this, after_conflict](const CfReply& r) {
       if (!r.ok) return fail(r.error);
       for (const auto& t : r.result) {
-        if (!same_name(t, "name", name_) || !(t.value("deleted_at", json()).is_null())) continue;
-        tunnel_id_ = str(t, "id");
+        if (!same_name(t, "name", name_) || !json_field(t, "deleted_at").is_null()) continue;
+        tunnel_id_ = json_string(t, "id");
         if (kind_ == Kind::deprovision) {
           found_something_ = true;
           return find_dns(false);
         }
-        if (t.contains("remote_config") && t["remote_config"] == false)
+        if (json_field(t, "remote_config") == false)
           return fail("api", "find tunnel: tunnel " + name_ + " (" + tunnel_id_ +
                                  ") is locally managed, so its ingress cannot be set through the API; "
                                  "delete it or provision another name");
@@ -162,7 +159,7 @@ class Provisioner::Job {
 
   void create_tunnel() {
     std::string path = "/accounts/" + account_ + "/cfd_tunnel";
-    api_->call("create tunnel", "POST", path, {{"name", name_}, {"config_src", "cloudflare"}}, [this](const CfReply& r) {
+    api_->call("create tunnel", "POST", path, {{"name", name_}, {"config_src", "cloudflare"}}, CfShape::object, [this](const CfReply& r) {
       // Created meanwhile (another agent, or a reply lost to a timeout):
       // adopt it rather than fail.
       if (!r.ok && (r.http == 409 || r.has_code(1013))) {
@@ -170,8 +167,8 @@ class Provisioner::Job {
         return find_tunnel(true);
       }
       if (!r.ok) return fail(r.error);
-      tunnel_id_ = str(r.result, "id");
-      tunnel_token_ = str(r.result, "token");
+      tunnel_id_ = json_string(r.result, "id");
+      tunnel_token_ = json_string(r.result, "token");
       secret_add(tunnel_token_);
       log_info("provision %s: created tunnel %s", name_.c_str(), tunnel_id_.c_str());
       if (tunnel_token_.empty()) return get_token();
@@ -181,7 +178,7 @@ class Provisioner::Job {
 
   // Step 4: the connector token (a bare string).
   void get_token() {
-    api_->call("get token", "GET", "/accounts/" + account_ + "/cfd_tunnel/" + tunnel_id_ + "/token", nullptr,
+    api_->call("get token", "GET", "/accounts/" + account_ + "/cfd_tunnel/" + tunnel_id_ + "/token", nullptr, CfShape::string,
                [this](const CfReply& r) {
                  if (!r.ok) return fail(r.error);
                  if (!r.result.is_string() || r.result.get<std::string>().empty())
@@ -200,20 +197,22 @@ class Provisioner::Job {
   // the configuration's version for nothing).
   void check_ingress() {
     std::string path = "/accounts/" + account_ + "/cfd_tunnel/" + tunnel_id_ + "/configurations";
-    api_->call("get ingress", "GET", path, nullptr, [this, path](const CfReply& r) {
-      if (r.ok && r.result.is_object() && r.result.contains("config") && r.result["config"].is_object()) {
+    api_->call("get ingress", "GET", path, nullptr, CfShape::object, [this, path](const CfReply& r) {
+      const json& config = json_field(r.result, "config");
+      if (r.ok && config.is_object()) {
         json have = json::array();
-        for (const auto& rule : r.result["config"].value("ingress", json::array())) {
+        const json& rules = json_field(config, "ingress");
+        for (const auto& rule : rules.is_array() ? rules : json::array()) {
           json slim;
-          if (rule.contains("hostname") && !rule["hostname"].is_null()) slim["hostname"] = rule["hostname"];
-          slim["service"] = rule.value("service", "");
+          if (!json_field(rule, "hostname").is_null()) slim["hostname"] = json_field(rule, "hostname");
+          slim["service"] = json_string(rule, "service");
           have.push_back(slim);
         }
         if (have == wanted_ingress()) return find_dns(false);
       } else if (!r.ok && r.http != 404) {
         return fail(r.error);
       }
-      api_->call("set ingress", "PUT", path, {{"config", {{"ingress", wanted_ingress()}}}}, [this](const CfReply& put) {
+      api_->call("set ingress", "PUT", path, {{"config", {{"ingress", wanted_ingress()}}}}, CfShape::any, [this](const CfReply& put) {
         if (!put.ok) return fail(put.error);
         log_info("provision %s: ingress %s -> %s", name_.c_str(), host_.c_str(), service_.c_str());
         find_dns(false);
@@ -226,7 +225,7 @@ class Provisioner::Job {
   // A record is ours when its comment carries the marker with the tunnel
   // it points to.
   static bool ours(const json& rec) {
-    std::string comment = str(rec, "comment"), content = lower(str(rec, "content"));
+    std::string comment = json_string(rec, "comment"), content = lower(json_string(rec, "content"));
     if (comment.rfind(kMarker, 0) != 0) return false;
     return content == lower(comment.substr(std::string(kMarker).size())) + ".cfargotunnel.com";
   }
@@ -234,7 +233,7 @@ class Provisioner::Job {
   // Step 6: the proxied CNAME host -> <tunnel>.cfargotunnel.com.
   void find_dns(bool after_conflict) {
     std::string path = "/zones/" + zone_id_ + "/dns_records?" + query_string({{"name.exact", host_}});
-    api_->call("find dns record", "GET", path, nullptr, [this, after_conflict](const CfReply& r) {
+    api_->call("find dns record", "GET", path, nullptr, CfShape::array, [this, after_conflict](const CfReply& r) {
       if (!r.ok) return fail(r.error);
       std::vector<json> records;
       for (const auto& rec : r.result)
@@ -242,13 +241,13 @@ class Provisioner::Job {
       if (kind_ == Kind::deprovision) return delete_dns(records);
       if (records.empty()) return after_conflict ? fail(conflict_) : create_dns();
       for (const auto& rec : records) {
-        if (str(rec, "type") != "CNAME") continue;
-        if (lower(str(rec, "content")) == lower(target()) && rec.value("proxied", false)) return write_token();
-        if (lower(str(rec, "content")) == lower(target()) || ours(rec)) return update_dns(str(rec, "id"));
+        if (json_string(rec, "type") != "CNAME") continue;
+        if (lower(json_string(rec, "content")) == lower(target()) && json_bool(rec, "proxied")) return write_token();
+        if (lower(json_string(rec, "content")) == lower(target()) || ours(rec)) return update_dns(json_string(rec, "id"));
       }
       const json& other = records.front();
-      fail("api", "find dns record: " + host_ + " already has a " + str(other, "type") + " record (" +
-                      str(other, "content") + ") that tether did not create; remove it or provision another name");
+      fail("api", "find dns record: " + host_ + " already has a " + json_string(other, "type") + " record (" +
+                      json_string(other, "content") + ") that tether did not create; remove it or provision another name");
     });
   }
 
@@ -258,7 +257,7 @@ class Provisioner::Job {
   }
 
   void create_dns() {
-    api_->call("create dns record", "POST", "/zones/" + zone_id_ + "/dns_records", dns_record(),
+    api_->call("create dns record", "POST", "/zones/" + zone_id_ + "/dns_records", dns_record(), CfShape::any,
                [this](const CfReply& r) {
                  // Someone (or a lost reply of ours) got there first: look again.
                  if (!r.ok && (r.has_code(81053) || r.has_code(81057) || r.has_code(81058))) {
@@ -272,7 +271,7 @@ class Provisioner::Job {
   }
 
   void update_dns(const std::string& id) {
-    api_->call("update dns record", "PUT", "/zones/" + zone_id_ + "/dns_records/" + id, dns_record(),
+    api_->call("update dns record", "PUT", "/zones/" + zone_id_ + "/dns_records/" + id, dns_record(), CfShape::any,
                [this](const CfReply& r) {
                  if (!r.ok) return fail(r.error);
                  log_info("provision %s: CNAME %s now -> %s", name_.c_str(), host_.c_str(), target().c_str());
@@ -303,12 +302,12 @@ class Provisioner::Job {
 
   void delete_dns(std::vector<json> records) {
     for (auto it = records.begin(); it != records.end(); ++it) {
-      bool points_here = tunnel_id_.empty() ? ours(*it) : lower(str(*it, "content")) == lower(target());
-      if (str(*it, "type") != "CNAME" || !points_here) continue;
-      std::string id = str(*it, "id");
+      bool points_here = tunnel_id_.empty() ? ours(*it) : lower(json_string(*it, "content")) == lower(target());
+      if (json_string(*it, "type") != "CNAME" || !points_here) continue;
+      std::string id = json_string(*it, "id");
       records.erase(it);
       found_something_ = true;
-      api_->call("delete dns record", "DELETE", "/zones/" + zone_id_ + "/dns_records/" + id, nullptr,
+      api_->call("delete dns record", "DELETE", "/zones/" + zone_id_ + "/dns_records/" + id, nullptr, CfShape::any,
                  [this, records](const CfReply& r) {
                    if (!r.ok && r.http != 404 && !r.has_code(81044)) return fail(r.error);
                    delete_dns(records);
@@ -321,7 +320,7 @@ class Provisioner::Job {
 
   void clean_connections(int attempt) {
     std::string path = "/accounts/" + account_ + "/cfd_tunnel/" + tunnel_id_ + "/connections";
-    api_->call("clean up connections", "DELETE", path, nullptr, [this, attempt](const CfReply& r) {
+    api_->call("clean up connections", "DELETE", path, nullptr, CfShape::any, [this, attempt](const CfReply& r) {
       if (!r.ok && r.http != 404) return fail(r.error);
       delete_tunnel(attempt);
     });
@@ -330,7 +329,7 @@ class Provisioner::Job {
   // Cloudflare refuses while connectors are still registered (1022); they
   // linger a little after cloudflared stops.
   void delete_tunnel(int attempt) {
-    api_->call("delete tunnel", "DELETE", "/accounts/" + account_ + "/cfd_tunnel/" + tunnel_id_, nullptr,
+    api_->call("delete tunnel", "DELETE", "/accounts/" + account_ + "/cfd_tunnel/" + tunnel_id_, nullptr, CfShape::any,
                [this, attempt](const CfReply& r) {
                  if (!r.ok && r.has_code(1022) && attempt < kDeleteTries) {
                    log_info("deprovision %s: tunnel still has connections; retrying", name_.c_str());

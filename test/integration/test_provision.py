@@ -247,6 +247,21 @@ class Faults(ProvisionTest):
     def test_malformed_json_is_retried(self):
         self.assert_recovers({"malformed": True})
 
+    def test_mistyped_success_is_retried(self):
+        self.assert_recovers({"malformed": "success_string"}, path=r"/user/tokens/verify")
+
+    def test_mistyped_replies_are_reported_and_the_agent_lives(self):
+        a = self.start_agent()
+        self.api.admin("inject", {"method": "GET", "path": r"/zones", "times": 5, "malformed": "success_string"})
+        _, status = a.request("provision drone-7", timeout=60)
+        self.assertEqual(status, "ERR api find zone: unreadable reply (HTTP 200, not a Cloudflare JSON envelope) "
+                                 "(after 5 attempts)")
+        self.api.admin("inject", {"method": "GET", "path": r"/zones", "times": 1, "status": 400,
+                                  "malformed": "null_message"})
+        _, status = a.request("provision drone-7")
+        self.assertEqual(status, "ERR api find zone: 1400 (no message)")
+        self.assertEqual(a.request("ping")[1], "OK pong")
+
     def test_persistent_5xx_gives_a_clear_error(self):
         a = self.start_agent()
         self.api.admin("inject", {"method": "GET", "path": r"/zones", "times": 10, "status": 503})
