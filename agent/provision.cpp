@@ -4,6 +4,7 @@
 #include <cstdlib>
 
 #include "agent.hpp"
+#include "atomicfile.hpp"
 #include "cfapi.hpp"
 #include "envfile.hpp"
 #include "jsonget.hpp"
@@ -18,6 +19,7 @@ using json = nlohmann::json;
 constexpr const char* kMarker = "managed by tether tunnel ";
 constexpr int kDeleteTries = 5;
 constexpr uint64_t kDeleteWaitMs = 2000;
+constexpr size_t kMaxEnvFile = 1 << 20;
 
 std::string lower(std::string s) {
   for (char& c : s) c = static_cast<char>(std::tolower(static_cast<unsigned char>(c)));
@@ -26,6 +28,12 @@ std::string lower(std::string s) {
 
 bool same_name(const json& j, const char* key, const std::string& want) {
   return json_field(j, key).is_string() && lower(json_string(j, key)) == lower(want);
+}
+
+// The env file line that records which tunnel tether created or adopted
+// for a name: the API has no field for a marker on the tunnel itself.
+std::string owner_key(const std::string& name) {
+  return "TETHER_TUNNEL_ID_" + default_token_env(name).substr(std::string("CF_TUNNEL_TOKEN_").size());
 }
 
 // The zone and its parents: a zone setting of drones.example.com still
@@ -63,8 +71,11 @@ class Provisioner::Job {
     const TunnelConfig* section = cfg.find_tunnel(name_);
     host_ = section && !section->hostname.empty() ? section->hostname : name_ + "." + cfg.cloudflare.zone;
     token_env_ = section ? section->token_env : default_token_env(name_);
+    adopt_ = section && section->adopt;
     env_file_ = cfg.cloudflare.env_file;
-    std::string err;
+    std::string err, text;
+    if (read_file(env_file_, &text, kMaxEnvFile, nullptr) == 0)
+      owned_id_ = EnvFile::parse(text).get(owner_key(name_)).value_or("");
     const char* from_env = std::getenv(cfg.cloudflare.api_token_env.c_str());
     std::string api_token = from_env ? from_env : "";
     if (api_token.empty() && !cfg.cloudflare.api_token_file.empty())
@@ -141,14 +152,24 @@ class Provisioner::Job {
       for (const auto& t : r.result) {
         if (!same_name(t, "name", name_) || !json_field(t, "deleted_at").is_null()) continue;
         tunnel_id_ = json_string(t, "id");
+        ours_ = !owned_id_.empty() && lower(owned_id_) == lower(tunnel_id_);
         if (kind_ == Kind::deprovision) {
-          found_something_ = true;
+          if (ours_) found_something_ = true;
+          else log_warn("deprovision %s: tunnel %s was not created or adopted by tether; it is left in place",
+                        name_.c_str(), tunnel_id_.c_str());
           return find_dns(false);
         }
-        if (json_field(t, "remote_config") == false)
+        // remote_config is deprecated in favour of config_src: either says so.
+        if (json_field(t, "remote_config") == false || json_string(t, "config_src") == "local")
           return fail("api", "find tunnel: tunnel " + name_ + " (" + tunnel_id_ +
                                  ") is locally managed, so its ingress cannot be set through the API; "
                                  "delete it or provision another name");
+        std::string status = json_string(t, "status");
+        if (!ours_ && !adopt_ && (status == "healthy" || status == "degraded"))
+          return fail("exists", "tunnel " + name_ + " (" + tunnel_id_ + ") already exists in the account, "
+                                "was not created by tether and has running connectors; tether would add "
+                                "another. Set adopt = true in [tunnel " + name_ + "] to take it over, or "
+                                "provision another name");
         return get_token();
       }
       if (kind_ == Kind::deprovision) return find_dns(false);
@@ -168,6 +189,7 @@ class Provisioner::Job {
       }
       if (!r.ok) return fail(r.error);
       tunnel_id_ = json_string(r.result, "id");
+      ours_ = true;
       tunnel_token_ = json_string(r.result, "token");
       secret_add(tunnel_token_);
       log_info("provision %s: created tunnel %s", name_.c_str(), tunnel_id_.c_str());
@@ -209,6 +231,12 @@ class Provisioner::Job {
           have.push_back(slim);
         }
         if (have == wanted_ingress()) return find_dns(false);
+        std::string foreign = foreign_hosts(have);
+        if (!ours_ && !adopt_ && !foreign.empty())
+          return fail("exists", "tunnel " + name_ + " (" + tunnel_id_ + ") already exists in the account, "
+                                "was not created by tether and routes " + foreign + "; provisioning would "
+                                "replace those routes. Set adopt = true in [tunnel " + name_ + "] to take it "
+                                "over, or provision another name");
       } else if (!r.ok && r.http != 404) {
         return fail(r.error);
       }
@@ -218,6 +246,17 @@ class Provisioner::Job {
         find_dns(false);
       });
     });
+  }
+
+  // The host names of an ingress other than ours, comma separated.
+  std::string foreign_hosts(const json& ingress) const {
+    std::string out;
+    for (const auto& rule : ingress) {
+      std::string host = json_string(rule, "hostname");
+      if (host.empty() || host == "*" || lower(host) == lower(host_)) continue;
+      out += (out.empty() ? "" : ", ") + host;
+    }
+    return out;
   }
 
   std::string target() const { return tunnel_id_ + ".cfargotunnel.com"; }
@@ -284,7 +323,10 @@ class Provisioner::Job {
     std::string err;
     int rc = env_file_check(env_file_, &err);
     if (rc == 0)
-      rc = env_file_update(env_file_, [this](EnvFile& f) { return f.set(token_env_, tunnel_token_); }, &err);
+      rc = env_file_update(env_file_, [this](EnvFile& f) {
+        bool changed = f.set(token_env_, tunnel_token_);
+        return f.set(owner_key(name_), tunnel_id_) || changed;
+      }, &err);
     if (rc < 0) return fail("envfile", err);
     if (start_) {
       TunnelSpec spec;
@@ -302,7 +344,8 @@ class Provisioner::Job {
 
   void delete_dns(std::vector<json> records) {
     for (auto it = records.begin(); it != records.end(); ++it) {
-      bool points_here = tunnel_id_.empty() ? ours(*it) : lower(json_string(*it, "content")) == lower(target());
+      // A foreign tunnel's records are only touched when they carry our marker.
+      bool points_here = tunnel_id_.empty() || !ours_ ? ours(*it) : lower(json_string(*it, "content")) == lower(target());
       if (json_string(*it, "type") != "CNAME" || !points_here) continue;
       std::string id = json_string(*it, "id");
       records.erase(it);
@@ -314,7 +357,7 @@ class Provisioner::Job {
                  });
       return;
     }
-    if (tunnel_id_.empty()) return remove_token();
+    if (tunnel_id_.empty() || !ours_) return remove_token();
     clean_connections(1);
   }
 
@@ -347,12 +390,18 @@ class Provisioner::Job {
     bool had_line = false;
     int rc = env_file_check(env_file_, &err);
     if (rc == 0)
-      rc = env_file_update(env_file_, [&](EnvFile& f) { return had_line = f.remove(token_env_); }, &err);
+      rc = env_file_update(env_file_, [&](EnvFile& f) {
+        had_line = f.remove(token_env_);
+        return f.remove(owner_key(name_)) || had_line;
+      }, &err);
     if (rc < 0) return fail("envfile", err);
+    std::string left = !tunnel_id_.empty() && !ours_ ? "tunnel " + tunnel_id_ + " was not created or adopted by "
+                                                       "tether and is left in place" : "";
     if (!found_something_ && !had_line)
-      return fail("notfound", "nothing to deprovision: no tunnel '" + name_ + "' in the account, no CNAME " + host_ +
-                                  " of tether's and no " + token_env_ + " in " + env_file_);
-    succeed(Reply::Ok("deprovisioned " + name_));
+      return fail("notfound", "nothing to deprovision: no tunnel '" + name_ + "' of tether's in the account, no CNAME " +
+                                  host_ + " of tether's and no " + token_env_ + " in " + env_file_ +
+                                  (left.empty() ? "" : "; " + left));
+    succeed(Reply::Ok("deprovisioned " + name_ + (left.empty() ? "" : "; " + left)));
   }
 
   void fail(const CfError& e) { fail("api", e.text()); }
@@ -384,6 +433,9 @@ class Provisioner::Job {
   std::unique_ptr<CfApi> api_;
   std::string host_, token_env_, env_file_;
   std::string account_, zone_id_, tunnel_id_, tunnel_token_;
+  std::string owned_id_;  // the tunnel the env file says tether created or adopted
+  bool ours_ = false;     // tunnel_id_ is that tunnel, or tether just created it
+  bool adopt_ = false;    // [tunnel NAME] adopt: a foreign tunnel may be taken over
   bool found_something_ = false;
   CfError conflict_;  // a "already exists" that a second look must explain
 };

@@ -51,6 +51,25 @@ request_timeout_s = 1
         s["live"] = [t for t in s["tunnels"] if t["deleted_at"] is None]
         return s
 
+    def cf(self, method, path, body=None):
+        """A call to the fake API as another Cloudflare user would make it."""
+        req = urllib.request.Request(
+            "%s/client/v4%s" % (self.api.base, path), method=method,
+            data=None if body is None else json.dumps(body).encode(),
+            headers={"Authorization": "Bearer " + API_TOKEN, "Accept": "application/json", "User-Agent": "test",
+                     **({} if body is None else {"Content-Type": "application/json"})})
+        with urllib.request.urlopen(req) as r:
+            return json.loads(r.read())["result"]
+
+    def foreign_tunnel(self, name="drone-7", ingress=None):
+        """A tunnel someone created in the dashboard, with their own routes."""
+        account = self.state()["zones"][0]["account"]["id"]
+        tid = self.cf("POST", "/accounts/%s/cfd_tunnel" % account, {"name": name, "config_src": "cloudflare"})["id"]
+        if ingress:
+            self.cf("PUT", "/accounts/%s/cfd_tunnel/%s/configurations" % (account, tid),
+                    {"config": {"ingress": ingress + [{"service": "http_status:404"}]}})
+        return tid
+
     def token_of(self, tunnel):
         return tunnel_token(tunnel["account_tag"], tunnel["id"], tunnel["secret"])
 
@@ -293,6 +312,46 @@ class Faults(ProvisionTest):
         _, status = a.request("provision drone-7")
         self.assertEqual(status, "OK provisioned drone-7 https://%s tunnel=%s" % (HOST, theirs))
         self.assertEqual(self.assert_provisioned()["id"], theirs)
+
+    def test_foreign_tunnel_with_other_routes_is_not_taken_over(self):
+        shop = {"hostname": "shop.example.com", "service": "http://localhost:9000"}
+        theirs = self.foreign_tunnel(ingress=[shop])
+        a = self.start_agent()
+        _, status = a.request("provision drone-7")
+        self.assertEqual(status, "ERR exists tunnel drone-7 (%s) already exists in the account, was not created by "
+                                 "tether and routes shop.example.com; provisioning would replace those routes. Set "
+                                 "adopt = true in [tunnel drone-7] to take it over, or provision another name" % theirs)
+        t = [t for t in self.state()["live"] if t["id"] == theirs][0]
+        self.assertEqual(t["config"]["ingress"][0]["hostname"], "shop.example.com")
+        self.assertEqual(self.state()["dns_records"], [])
+        # The operator decides to take it over.
+        with open(a.config_path, "a") as f:
+            f.write("[tunnel drone-7]\nadopt = true\n")
+        self.assertTrue(a.request("reload")[1].startswith("OK reloaded"))
+        self.assertTrue(a.request("provision drone-7")[1].startswith("OK provisioned"))
+        self.assertEqual(self.assert_provisioned()["id"], theirs)
+        # Adopted, so deprovision may now delete it.
+        self.assertEqual(a.request("deprovision drone-7")[1], "OK deprovisioned drone-7")
+        self.assertEqual(self.state()["live"], [])
+
+    def test_foreign_tunnel_with_connectors_is_not_joined(self):
+        theirs = self.foreign_tunnel()
+        self.api.admin("tunnels/%s/connections" % theirs, {"count": 1})
+        a = self.start_agent()
+        _, status = a.request("provision drone-7")
+        self.assertTrue(status.startswith("ERR exists tunnel drone-7 (%s) already exists in the account, was not "
+                                          "created by tether and has running connectors" % theirs), status)
+
+    def test_foreign_tunnel_is_never_deleted(self):
+        theirs = self.foreign_tunnel(ingress=[{"hostname": "shop.example.com", "service": "http://localhost:9000"}])
+        a = self.start_agent()
+        _, status = a.request("deprovision drone-7")
+        self.assertEqual(status, "ERR notfound nothing to deprovision: no tunnel 'drone-7' of tether's in the account, "
+                                 "no CNAME %s of tether's and no CF_TUNNEL_TOKEN_DRONE_7 in %s; tunnel %s was not "
+                                 "created or adopted by tether and is left in place" % (HOST, self.env_file, theirs))
+        self.assertEqual([t["id"] for t in self.state()["live"]], [theirs])
+        deletes = [r for r in self.api.admin("requests")["requests"] if r["method"] == "DELETE"]
+        self.assertEqual(deletes, [])
 
     def test_record_exists_code(self):
         a = self.start_agent()
