@@ -2,6 +2,7 @@
 
 #include <unistd.h>
 
+#include <cerrno>
 #include <csignal>
 #include <cstdlib>
 #include <map>
@@ -50,6 +51,9 @@ Agent::Agent(uv_loop_t* loop, Config cfg, Options opts)
 Agent::~Agent() = default;
 
 int Agent::start(std::string* err) {
+  // Before anything else: the socket, the pid file and the state file are
+  // another agent's as long as it holds state_dir.
+  if (!state_lock_.acquire(cfg_.agent.state_dir, err)) return -EWOULDBLOCK;
   int rc = control_.listen(cfg_.agent, err);
   if (rc < 0) return rc;
   sigterm_.init(loop_, this, uv_signal_init);
@@ -359,7 +363,7 @@ void Agent::shutdown() {
 
 void Agent::finish_shutdown() {
   state_timer_.stop();
-  save_state_now();
+  if (state_lock_.held()) save_state_now();
   sd_.stop_watchdog();
   notifier_.shutdown();
   http_.shutdown();

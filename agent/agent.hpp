@@ -21,6 +21,7 @@
 #include "provision.hpp"
 #include "sdnotify.hpp"
 #include "statefile.hpp"
+#include "statelock.hpp"
 #include "supervisor.hpp"
 #include "telegram.hpp"
 #include "uvpp.hpp"
@@ -72,6 +73,7 @@ class Agent {
   void start_telegram();
 
   uv_loop_t* loop_;
+  StateLock state_lock_;
   Config cfg_;
   Options opts_;
   EventBus events_;

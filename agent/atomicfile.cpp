@@ -117,6 +117,14 @@ int read_all(int fd, const std::string& path, std::string* out, size_t max_bytes
 
 }  // namespace
 
+void make_parent_dirs(const std::string& path) {
+  for (size_t i = 1; i < path.size(); ++i) {
+    if (path[i] != '/') continue;
+    std::string dir = path.substr(0, i);
+    if (mkdir(dir.c_str(), 0755) != 0 && errno != EEXIST) return;
+  }
+}
+
 AtomicFileHooks& atomicfile_hooks() {
   static AtomicFileHooks hooks = {::write, ::fsync, ::rename};
   return hooks;

@@ -26,6 +26,10 @@ int write_file_atomic(const std::string& path, std::string_view content, mode_t 
 // max_bytes is -EFBIG.
 int read_file(const std::string& path, std::string* out, size_t max_bytes, std::string* err);
 
+// mkdir -p of the directories leading to `path` (not `path` itself); a
+// failure is left for the caller's next step on `path` to report.
+void make_parent_dirs(const std::string& path);
+
 // Test seam: the calls of write_file_atomic whose failures (a full disk, a
 // dying SD card) a test cannot arrange for real. Tests swap them and put the
 // saved copy back; they default to the system calls.

@@ -31,18 +31,6 @@ uint64_t retry_after_ms(const HttpResponse& r) {
 
 }  // namespace
 
-std::string CfError::text() const {
-  std::string out = step + ": ";
-  if (code) out += std::to_string(code) + " ";
-  return out + message;
-}
-
-bool CfReply::has_code(int code) const {
-  for (int c : codes)
-    if (c == code) return true;
-  return false;
-}
-
 std::string query_string(const std::vector<std::pair<std::string, std::string>>& params) {
   std::string out;
   for (const auto& [k, v] : params) {
@@ -64,6 +52,7 @@ std::string query_string(const std::vector<std::pair<std::string, std::string>>&
 struct CfApi::Call {
   Call(uv_loop_t* loop) : retry(loop) {}
   std::string step, method, path, body;
+  CfShape expect = CfShape::any;
   Done done;
   int attempts = 0;
   uint64_t http_id = 0;
@@ -84,9 +73,10 @@ CfApi::~CfApi() {
 }
 
 void CfApi::call(const std::string& step, const std::string& method, const std::string& path,
-                 const nlohmann::json& body, Done done) {
+                 const nlohmann::json& body, CfShape expect, Done done) {
   auto c = std::make_unique<Call>(loop_);
   c->step = step;
+  c->expect = expect;
   c->method = method;
   c->path = path;
   if (!body.is_null()) c->body = body.dump();
@@ -116,41 +106,15 @@ void CfApi::finish(uint64_t id, const HttpResponse& r) {
   Call& c = *it->second;
   c.http_id = 0;
   CfReply reply;
-  reply.http = r.status;
-  reply.error.step = c.step;
-  reply.error.http = r.status;
-
-  nlohmann::json j;
-  bool readable = false;
   if (r.status) {
-    j = nlohmann::json::parse(r.body, nullptr, false);
-    readable = !j.is_discarded() && j.is_object() && j.contains("success");
-  }
-  if (readable) {
-    for (const auto& e : j.value("errors", nlohmann::json::array()))
-      if (e.is_object()) reply.codes.push_back(e.value("code", 0));
-    if (r.status >= 200 && r.status < 300 && j.value("success", false) == true && reply.codes.empty()) {
-      reply.ok = true;
-      reply.result = j.value("result", nlohmann::json());
-      reply.result_info = j.value("result_info", nlohmann::json());
-    } else {
-      const auto& errors = j.value("errors", nlohmann::json::array());
-      if (!errors.empty() && errors[0].is_object()) {
-        reply.error.code = errors[0].value("code", 0);
-        reply.error.message = redacted(errors[0].value("message", std::string("(no message)")));
-      } else {
-        reply.error.message = "HTTP " + std::to_string(r.status) + " without an error message";
-      }
-    }
-  } else if (r.status) {
-    // Never quote the body: a mangled reply may still hold a token.
-    reply.error.message = "unreadable reply (HTTP " + std::to_string(r.status) + ", not a Cloudflare JSON envelope)";
+    reply = parse_cf_reply(r.status, r.body, c.expect);
   } else {
     reply.error.message = r.timed_out ? "no reply within " + std::to_string(timeout_ms_ / 1000) + "s"
                                       : "cannot reach the API: " + r.error;
   }
+  reply.error.step = c.step;
 
-  bool garbled = r.status >= 200 && r.status < 300 && !readable;  // a proxy's hiccup
+  bool garbled = r.status >= 200 && r.status < 300 && !reply.readable;  // a proxy's hiccup
   bool retry = !reply.ok && c.attempts < kMaxAttempts && (transient(r.status) || garbled);
   if (retry) {
     uint64_t delay = r.status == 429 ? retry_after_ms(r) : 0;

@@ -16,27 +16,10 @@
 #include <utility>
 #include <vector>
 
+#include "cfreply.hpp"
 #include "http.hpp"
 
 namespace tether {
-
-struct CfError {
-  std::string step;     // "create tunnel", "find dns record", ...
-  int http = 0;         // 0: no HTTP answer
-  int code = 0;         // Cloudflare's code (errors[0].code), 0 if none
-  std::string message;
-  std::string text() const;  // "<step>: <code> <message>"
-};
-
-struct CfReply {
-  bool ok = false;
-  int http = 0;
-  nlohmann::json result;      // the envelope's result on success
-  nlohmann::json result_info;
-  CfError error;
-  bool has_code(int code) const;  // any of errors[].code
-  std::vector<int> codes;
-};
 
 // "a=1&b=x%20y" from pairs, percent-encoding values.
 std::string query_string(const std::vector<std::pair<std::string, std::string>>& params);
@@ -52,9 +35,10 @@ class CfApi {
   CfApi& operator=(const CfApi&) = delete;
 
   // path is relative to api_base ("/zones?name=example.com"); body null
-  // means no body.
+  // means no body. A success whose result is not `expect` is an unreadable
+  // reply, retried like a garbled one.
   void call(const std::string& step, const std::string& method, const std::string& path,
-            const nlohmann::json& body, Done done);
+            const nlohmann::json& body, CfShape expect, Done done);
 
  private:
   struct Call;

@@ -276,6 +276,7 @@ const std::map<std::string, TunnelSetter>& tunnel_keys() {
        }},
       {"token_env", [](TunnelConfig& t, const std::string& v) { return set_env_name(&t.token_env, v, false); }},
       {"autostart", [](TunnelConfig& t, const std::string& v) { return set_bool(&t.autostart, v); }},
+      {"adopt", [](TunnelConfig& t, const std::string& v) { return set_bool(&t.adopt, v); }},
   };
   return keys;
 }
@@ -421,7 +422,7 @@ struct Parser {
                             ports[t.port] + "]");
         else
           ports[t.port] = t.name;
-        for (const char* k : {"hostname", "token_env"})
+        for (const char* k : {"hostname", "token_env", "adopt"})
           if (seen.count(sec + "\n" + k))
             error(seen[sec + "\n" + k], where + ": '" + k + "' only applies to type = named");
       } else {
@@ -500,7 +501,7 @@ std::string default_token_env(std::string_view name) {
 
 bool TunnelConfig::operator==(const TunnelConfig& o) const {
   return name == o.name && kind == o.kind && port == o.port && hostname == o.hostname &&
-         service == o.service && token_env == o.token_env && autostart == o.autostart;
+         service == o.service && token_env == o.token_env && autostart == o.autostart && adopt == o.adopt;
 }
 
 bool TelegramConfig::operator==(const TelegramConfig& o) const {

@@ -30,6 +30,9 @@ struct TunnelConfig {
   std::string service = "http://localhost:80";
   std::string token_env;        // named; defaults to CF_TUNNEL_TOKEN_<NAME>
   bool autostart = false;
+  // named: provision may take over a same-named tunnel tether did not
+  // create, replacing its ingress (its other host names stop working).
+  bool adopt = false;
   int line = 0;                 // of the [tunnel NAME] header, for messages
 
   bool operator==(const TunnelConfig& o) const;

@@ -9,6 +9,7 @@
 #include <cerrno>
 #include <cstring>
 
+#include "atomicfile.hpp"
 #include "events.hpp"
 #include "log.hpp"
 
@@ -58,15 +59,6 @@ int check_existing_socket(const std::string& path, std::string* err) {
     return -errno;
   }
   return 0;
-}
-
-// mkdir -p for the socket's directory, so --socket run/x.sock just works.
-void make_parent_dirs(const std::string& path) {
-  for (size_t i = 1; i < path.size(); ++i) {
-    if (path[i] != '/') continue;
-    std::string dir = path.substr(0, i);
-    if (mkdir(dir.c_str(), 0755) != 0 && errno != EEXIST) return;
-  }
 }
 
 struct WriteReq {
@@ -348,6 +340,7 @@ int Control::listen(const AgentConfig& cfg, std::string* err) {
   path_ = cfg.socket;
   max_clients_ = static_cast<size_t>(cfg.max_clients);
   allow_uids_ = cfg.allow_uids;
+  // --socket run/x.sock just works.
   make_parent_dirs(path_);
   int rc = check_existing_socket(path_, err);
   if (rc < 0) {

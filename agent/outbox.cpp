@@ -4,6 +4,7 @@
 #include <random>
 
 #include "backoff.hpp"
+#include "jsonget.hpp"
 #include "log.hpp"
 
 namespace tether {
@@ -17,9 +18,8 @@ constexpr uint64_t kRetryMaxMs = 60000;
 // (parameters.retry_after), HTTP in the retry-after header; seconds.
 uint64_t asked_wait_ms(const HttpResponse& r) {
   auto j = nlohmann::json::parse(r.body, nullptr, false);
-  if (j.is_object() && j.contains("parameters") && j["parameters"].is_object() &&
-      j["parameters"].value("retry_after", 0) > 0)
-    return static_cast<uint64_t>(j["parameters"].value("retry_after", 0)) * 1000;
+  int64_t asked = json_int(json_field(j, "parameters"), "retry_after");
+  if (asked > 0) return static_cast<uint64_t>(asked) * 1000;
   auto h = r.headers.find("retry-after");
   return h == r.headers.end() ? 0 : std::strtoull(h->second.c_str(), nullptr, 10) * 1000;
 }

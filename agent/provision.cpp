@@ -4,8 +4,10 @@
 #include <cstdlib>
 
 #include "agent.hpp"
+#include "atomicfile.hpp"
 #include "cfapi.hpp"
 #include "envfile.hpp"
+#include "jsonget.hpp"
 #include "log.hpp"
 #include "tokens.hpp"
 
@@ -17,6 +19,7 @@ using json = nlohmann::json;
 constexpr const char* kMarker = "managed by tether tunnel ";
 constexpr int kDeleteTries = 5;
 constexpr uint64_t kDeleteWaitMs = 2000;
+constexpr size_t kMaxEnvFile = 1 << 20;
 
 std::string lower(std::string s) {
   for (char& c : s) c = static_cast<char>(std::tolower(static_cast<unsigned char>(c)));
@@ -24,11 +27,13 @@ std::string lower(std::string s) {
 }
 
 bool same_name(const json& j, const char* key, const std::string& want) {
-  return j.is_object() && j.contains(key) && j[key].is_string() && lower(j[key].get<std::string>()) == lower(want);
+  return json_field(j, key).is_string() && lower(json_string(j, key)) == lower(want);
 }
 
-std::string str(const json& j, const char* key) {
-  return j.is_object() && j.contains(key) && j[key].is_string() ? j[key].get<std::string>() : "";
+// The env file line that records which tunnel tether created or adopted
+// for a name: the API has no field for a marker on the tunnel itself.
+std::string owner_key(const std::string& name) {
+  return "TETHER_TUNNEL_ID_" + default_token_env(name).substr(std::string("CF_TUNNEL_TOKEN_").size());
 }
 
 // The zone and its parents: a zone setting of drones.example.com still
@@ -50,10 +55,11 @@ class Provisioner::Job {
   enum class Kind { provision, deprovision };
 
   Job(Provisioner& p, Kind kind, std::string name, std::string service, bool start, ReplyFn done)
-      : p_(p), kind_(kind), name_(std::move(name)), service_(std::move(service)), start_(start),
-        done_(std::move(done)), wait_(p.loop_) {}
+      : p_(p), serial_(++p.serials_), kind_(kind), name_(std::move(name)), service_(std::move(service)),
+        start_(start), done_(std::move(done)), wait_(p.loop_) {}
 
   const std::string& name() const { return name_; }
+  uint64_t serial() const { return serial_; }
   void drop_reply() { done_ = nullptr; }
 
   void run() {
@@ -65,8 +71,11 @@ class Provisioner::Job {
     const TunnelConfig* section = cfg.find_tunnel(name_);
     host_ = section && !section->hostname.empty() ? section->hostname : name_ + "." + cfg.cloudflare.zone;
     token_env_ = section ? section->token_env : default_token_env(name_);
+    adopt_ = section && section->adopt;
     env_file_ = cfg.cloudflare.env_file;
-    std::string err;
+    std::string err, text;
+    if (read_file(env_file_, &text, kMaxEnvFile, nullptr) == 0)
+      owned_id_ = EnvFile::parse(text).get(owner_key(name_)).value_or("");
     const char* from_env = std::getenv(cfg.cloudflare.api_token_env.c_str());
     std::string api_token = from_env ? from_env : "";
     if (api_token.empty() && !cfg.cloudflare.api_token_file.empty())
@@ -82,9 +91,14 @@ class Provisioner::Job {
                                    cfg.cloudflare.request_timeout_s);
     log_info("%s %s: starting", verb().c_str(), name_.c_str());
     if (kind_ == Kind::deprovision && p_.agent_.supervisor().exists(name_)) {
-      p_.agent_.supervisor().stop(name_, [this](const Reply&) {
-        found_something_ = true;
-        verify();
+      // The supervisor may answer after cancel_all() freed this job (a
+      // SIGTERM during the stop grace): the waiter finds the job again by
+      // its serial instead of holding a pointer to it.
+      p_.agent_.supervisor().stop(name_, [p = &p_, serial = serial_](const Reply&) {
+        Job* self = p->running(serial);
+        if (!self) return;
+        self->found_something_ = true;
+        self->verify();
       });
       return;
     }
@@ -98,10 +112,10 @@ class Provisioner::Job {
   // account endpoint answers for it when the account is known.
   void verify(bool account_endpoint = false) {
     std::string path = account_endpoint ? "/accounts/" + account_ + "/tokens/verify" : "/user/tokens/verify";
-    api_->call("verify token", "GET", path, nullptr, [this, account_endpoint](const CfReply& r) {
+    api_->call("verify token", "GET", path, nullptr, CfShape::object, [this, account_endpoint](const CfReply& r) {
       if (!r.ok && !account_endpoint && !account_.empty() && (r.http == 401 || r.http == 403)) return verify(true);
       if (!r.ok) return fail(r.error);
-      std::string status = str(r.result, "status");
+      std::string status = json_string(r.result, "status");
       if (status != "active")
         return fail("api", "verify token: the API token is " + (status.empty() ? "not usable" : status));
       find_zone(0);
@@ -115,13 +129,13 @@ class Provisioner::Job {
       return fail("api", "find zone: no zone " + p_.agent_.config().cloudflare.zone +
                              " is visible to this API token (it needs Zone:Read on it)");
     std::string name = candidates[i];
-    api_->call("find zone", "GET", "/zones?" + query_string({{"name", name}, {"per_page", "50"}}), nullptr,
+    api_->call("find zone", "GET", "/zones?" + query_string({{"name", name}, {"per_page", "50"}}), nullptr, CfShape::array,
                [this, i, name](const CfReply& r) {
                  if (!r.ok) return fail(r.error);
                  for (const auto& z : r.result) {
                    if (!same_name(z, "name", name)) continue;
-                   zone_id_ = str(z, "id");
-                   if (account_.empty() && z.contains("account")) account_ = str(z["account"], "id");
+                   zone_id_ = json_string(z, "id");
+                   if (account_.empty()) account_ = json_string(json_field(z, "account"), "id");
                    log_debug("%s %s: zone %s", verb().c_str(), name_.c_str(), name.c_str());
                    return find_tunnel(false);
                  }
@@ -133,19 +147,29 @@ class Provisioner::Job {
   void find_tunnel(bool after_conflict) {
     std::string path = "/accounts/" + account_ + "/cfd_tunnel?" +
                        query_string({{"name", name_}, {"is_deleted", "false"}});
-    api_->call("find tunnel", "GET", path, nullptr, [this, after_conflict](const CfReply& r) {
+    api_->call("find tunnel", "GET", path, nullptr, CfShape::array, [this, after_conflict](const CfReply& r) {
       if (!r.ok) return fail(r.error);
       for (const auto& t : r.result) {
-        if (!same_name(t, "name", name_) || !(t.value("deleted_at", json()).is_null())) continue;
-        tunnel_id_ = str(t, "id");
+        if (!same_name(t, "name", name_) || !json_field(t, "deleted_at").is_null()) continue;
+        tunnel_id_ = json_string(t, "id");
+        ours_ = !owned_id_.empty() && lower(owned_id_) == lower(tunnel_id_);
         if (kind_ == Kind::deprovision) {
-          found_something_ = true;
+          if (ours_) found_something_ = true;
+          else log_warn("deprovision %s: tunnel %s was not created or adopted by tether; it is left in place",
+                        name_.c_str(), tunnel_id_.c_str());
           return find_dns(false);
         }
-        if (t.contains("remote_config") && t["remote_config"] == false)
+        // remote_config is deprecated in favour of config_src: either says so.
+        if (json_field(t, "remote_config") == false || json_string(t, "config_src") == "local")
           return fail("api", "find tunnel: tunnel " + name_ + " (" + tunnel_id_ +
                                  ") is locally managed, so its ingress cannot be set through the API; "
                                  "delete it or provision another name");
+        std::string status = json_string(t, "status");
+        if (!ours_ && !adopt_ && (status == "healthy" || status == "degraded"))
+          return fail("exists", "tunnel " + name_ + " (" + tunnel_id_ + ") already exists in the account, "
+                                "was not created by tether and has running connectors; tether would add "
+                                "another. Set adopt = true in [tunnel " + name_ + "] to take it over, or "
+                                "provision another name");
         return get_token();
       }
       if (kind_ == Kind::deprovision) return find_dns(false);
@@ -156,7 +180,7 @@ class Provisioner::Job {
 
   void create_tunnel() {
     std::string path = "/accounts/" + account_ + "/cfd_tunnel";
-    api_->call("create tunnel", "POST", path, {{"name", name_}, {"config_src", "cloudflare"}}, [this](const CfReply& r) {
+    api_->call("create tunnel", "POST", path, {{"name", name_}, {"config_src", "cloudflare"}}, CfShape::object, [this](const CfReply& r) {
       // Created meanwhile (another agent, or a reply lost to a timeout):
       // adopt it rather than fail.
       if (!r.ok && (r.http == 409 || r.has_code(1013))) {
@@ -164,8 +188,9 @@ class Provisioner::Job {
         return find_tunnel(true);
       }
       if (!r.ok) return fail(r.error);
-      tunnel_id_ = str(r.result, "id");
-      tunnel_token_ = str(r.result, "token");
+      tunnel_id_ = json_string(r.result, "id");
+      ours_ = true;
+      tunnel_token_ = json_string(r.result, "token");
       secret_add(tunnel_token_);
       log_info("provision %s: created tunnel %s", name_.c_str(), tunnel_id_.c_str());
       if (tunnel_token_.empty()) return get_token();
@@ -175,7 +200,7 @@ class Provisioner::Job {
 
   // Step 4: the connector token (a bare string).
   void get_token() {
-    api_->call("get token", "GET", "/accounts/" + account_ + "/cfd_tunnel/" + tunnel_id_ + "/token", nullptr,
+    api_->call("get token", "GET", "/accounts/" + account_ + "/cfd_tunnel/" + tunnel_id_ + "/token", nullptr, CfShape::string,
                [this](const CfReply& r) {
                  if (!r.ok) return fail(r.error);
                  if (!r.result.is_string() || r.result.get<std::string>().empty())
@@ -194,20 +219,28 @@ class Provisioner::Job {
   // the configuration's version for nothing).
   void check_ingress() {
     std::string path = "/accounts/" + account_ + "/cfd_tunnel/" + tunnel_id_ + "/configurations";
-    api_->call("get ingress", "GET", path, nullptr, [this, path](const CfReply& r) {
-      if (r.ok && r.result.is_object() && r.result.contains("config") && r.result["config"].is_object()) {
+    api_->call("get ingress", "GET", path, nullptr, CfShape::object, [this, path](const CfReply& r) {
+      const json& config = json_field(r.result, "config");
+      if (r.ok && config.is_object()) {
         json have = json::array();
-        for (const auto& rule : r.result["config"].value("ingress", json::array())) {
+        const json& rules = json_field(config, "ingress");
+        for (const auto& rule : rules.is_array() ? rules : json::array()) {
           json slim;
-          if (rule.contains("hostname") && !rule["hostname"].is_null()) slim["hostname"] = rule["hostname"];
-          slim["service"] = rule.value("service", "");
+          if (!json_field(rule, "hostname").is_null()) slim["hostname"] = json_field(rule, "hostname");
+          slim["service"] = json_string(rule, "service");
           have.push_back(slim);
         }
         if (have == wanted_ingress()) return find_dns(false);
+        std::string foreign = foreign_hosts(have);
+        if (!ours_ && !adopt_ && !foreign.empty())
+          return fail("exists", "tunnel " + name_ + " (" + tunnel_id_ + ") already exists in the account, "
+                                "was not created by tether and routes " + foreign + "; provisioning would "
+                                "replace those routes. Set adopt = true in [tunnel " + name_ + "] to take it "
+                                "over, or provision another name");
       } else if (!r.ok && r.http != 404) {
         return fail(r.error);
       }
-      api_->call("set ingress", "PUT", path, {{"config", {{"ingress", wanted_ingress()}}}}, [this](const CfReply& put) {
+      api_->call("set ingress", "PUT", path, {{"config", {{"ingress", wanted_ingress()}}}}, CfShape::any, [this](const CfReply& put) {
         if (!put.ok) return fail(put.error);
         log_info("provision %s: ingress %s -> %s", name_.c_str(), host_.c_str(), service_.c_str());
         find_dns(false);
@@ -215,12 +248,23 @@ class Provisioner::Job {
     });
   }
 
+  // The host names of an ingress other than ours, comma separated.
+  std::string foreign_hosts(const json& ingress) const {
+    std::string out;
+    for (const auto& rule : ingress) {
+      std::string host = json_string(rule, "hostname");
+      if (host.empty() || host == "*" || lower(host) == lower(host_)) continue;
+      out += (out.empty() ? "" : ", ") + host;
+    }
+    return out;
+  }
+
   std::string target() const { return tunnel_id_ + ".cfargotunnel.com"; }
 
   // A record is ours when its comment carries the marker with the tunnel
   // it points to.
   static bool ours(const json& rec) {
-    std::string comment = str(rec, "comment"), content = lower(str(rec, "content"));
+    std::string comment = json_string(rec, "comment"), content = lower(json_string(rec, "content"));
     if (comment.rfind(kMarker, 0) != 0) return false;
     return content == lower(comment.substr(std::string(kMarker).size())) + ".cfargotunnel.com";
   }
@@ -228,7 +272,7 @@ class Provisioner::Job {
   // Step 6: the proxied CNAME host -> <tunnel>.cfargotunnel.com.
   void find_dns(bool after_conflict) {
     std::string path = "/zones/" + zone_id_ + "/dns_records?" + query_string({{"name.exact", host_}});
-    api_->call("find dns record", "GET", path, nullptr, [this, after_conflict](const CfReply& r) {
+    api_->call("find dns record", "GET", path, nullptr, CfShape::array, [this, after_conflict](const CfReply& r) {
       if (!r.ok) return fail(r.error);
       std::vector<json> records;
       for (const auto& rec : r.result)
@@ -236,13 +280,13 @@ class Provisioner::Job {
       if (kind_ == Kind::deprovision) return delete_dns(records);
       if (records.empty()) return after_conflict ? fail(conflict_) : create_dns();
       for (const auto& rec : records) {
-        if (str(rec, "type") != "CNAME") continue;
-        if (lower(str(rec, "content")) == lower(target()) && rec.value("proxied", false)) return write_token();
-        if (lower(str(rec, "content")) == lower(target()) || ours(rec)) return update_dns(str(rec, "id"));
+        if (json_string(rec, "type") != "CNAME") continue;
+        if (lower(json_string(rec, "content")) == lower(target()) && json_bool(rec, "proxied")) return write_token();
+        if (lower(json_string(rec, "content")) == lower(target()) || ours(rec)) return update_dns(json_string(rec, "id"));
       }
       const json& other = records.front();
-      fail("api", "find dns record: " + host_ + " already has a " + str(other, "type") + " record (" +
-                      str(other, "content") + ") that tether did not create; remove it or provision another name");
+      fail("api", "find dns record: " + host_ + " already has a " + json_string(other, "type") + " record (" +
+                      json_string(other, "content") + ") that tether did not create; remove it or provision another name");
     });
   }
 
@@ -252,7 +296,7 @@ class Provisioner::Job {
   }
 
   void create_dns() {
-    api_->call("create dns record", "POST", "/zones/" + zone_id_ + "/dns_records", dns_record(),
+    api_->call("create dns record", "POST", "/zones/" + zone_id_ + "/dns_records", dns_record(), CfShape::any,
                [this](const CfReply& r) {
                  // Someone (or a lost reply of ours) got there first: look again.
                  if (!r.ok && (r.has_code(81053) || r.has_code(81057) || r.has_code(81058))) {
@@ -266,7 +310,7 @@ class Provisioner::Job {
   }
 
   void update_dns(const std::string& id) {
-    api_->call("update dns record", "PUT", "/zones/" + zone_id_ + "/dns_records/" + id, dns_record(),
+    api_->call("update dns record", "PUT", "/zones/" + zone_id_ + "/dns_records/" + id, dns_record(), CfShape::any,
                [this](const CfReply& r) {
                  if (!r.ok) return fail(r.error);
                  log_info("provision %s: CNAME %s now -> %s", name_.c_str(), host_.c_str(), target().c_str());
@@ -279,7 +323,10 @@ class Provisioner::Job {
     std::string err;
     int rc = env_file_check(env_file_, &err);
     if (rc == 0)
-      rc = env_file_update(env_file_, [this](EnvFile& f) { return f.set(token_env_, tunnel_token_); }, &err);
+      rc = env_file_update(env_file_, [this](EnvFile& f) {
+        bool changed = f.set(token_env_, tunnel_token_);
+        return f.set(owner_key(name_), tunnel_id_) || changed;
+      }, &err);
     if (rc < 0) return fail("envfile", err);
     if (start_) {
       TunnelSpec spec;
@@ -297,25 +344,26 @@ class Provisioner::Job {
 
   void delete_dns(std::vector<json> records) {
     for (auto it = records.begin(); it != records.end(); ++it) {
-      bool points_here = tunnel_id_.empty() ? ours(*it) : lower(str(*it, "content")) == lower(target());
-      if (str(*it, "type") != "CNAME" || !points_here) continue;
-      std::string id = str(*it, "id");
+      // A foreign tunnel's records are only touched when they carry our marker.
+      bool points_here = tunnel_id_.empty() || !ours_ ? ours(*it) : lower(json_string(*it, "content")) == lower(target());
+      if (json_string(*it, "type") != "CNAME" || !points_here) continue;
+      std::string id = json_string(*it, "id");
       records.erase(it);
       found_something_ = true;
-      api_->call("delete dns record", "DELETE", "/zones/" + zone_id_ + "/dns_records/" + id, nullptr,
+      api_->call("delete dns record", "DELETE", "/zones/" + zone_id_ + "/dns_records/" + id, nullptr, CfShape::any,
                  [this, records](const CfReply& r) {
                    if (!r.ok && r.http != 404 && !r.has_code(81044)) return fail(r.error);
                    delete_dns(records);
                  });
       return;
     }
-    if (tunnel_id_.empty()) return remove_token();
+    if (tunnel_id_.empty() || !ours_) return remove_token();
     clean_connections(1);
   }
 
   void clean_connections(int attempt) {
     std::string path = "/accounts/" + account_ + "/cfd_tunnel/" + tunnel_id_ + "/connections";
-    api_->call("clean up connections", "DELETE", path, nullptr, [this, attempt](const CfReply& r) {
+    api_->call("clean up connections", "DELETE", path, nullptr, CfShape::any, [this, attempt](const CfReply& r) {
       if (!r.ok && r.http != 404) return fail(r.error);
       delete_tunnel(attempt);
     });
@@ -324,7 +372,7 @@ class Provisioner::Job {
   // Cloudflare refuses while connectors are still registered (1022); they
   // linger a little after cloudflared stops.
   void delete_tunnel(int attempt) {
-    api_->call("delete tunnel", "DELETE", "/accounts/" + account_ + "/cfd_tunnel/" + tunnel_id_, nullptr,
+    api_->call("delete tunnel", "DELETE", "/accounts/" + account_ + "/cfd_tunnel/" + tunnel_id_, nullptr, CfShape::any,
                [this, attempt](const CfReply& r) {
                  if (!r.ok && r.has_code(1022) && attempt < kDeleteTries) {
                    log_info("deprovision %s: tunnel still has connections; retrying", name_.c_str());
@@ -342,12 +390,18 @@ class Provisioner::Job {
     bool had_line = false;
     int rc = env_file_check(env_file_, &err);
     if (rc == 0)
-      rc = env_file_update(env_file_, [&](EnvFile& f) { return had_line = f.remove(token_env_); }, &err);
+      rc = env_file_update(env_file_, [&](EnvFile& f) {
+        had_line = f.remove(token_env_);
+        return f.remove(owner_key(name_)) || had_line;
+      }, &err);
     if (rc < 0) return fail("envfile", err);
+    std::string left = !tunnel_id_.empty() && !ours_ ? "tunnel " + tunnel_id_ + " was not created or adopted by "
+                                                       "tether and is left in place" : "";
     if (!found_something_ && !had_line)
-      return fail("notfound", "nothing to deprovision: no tunnel '" + name_ + "' in the account, no CNAME " + host_ +
-                                  " of tether's and no " + token_env_ + " in " + env_file_);
-    succeed(Reply::Ok("deprovisioned " + name_));
+      return fail("notfound", "nothing to deprovision: no tunnel '" + name_ + "' of tether's in the account, no CNAME " +
+                                  host_ + " of tether's and no " + token_env_ + " in " + env_file_ +
+                                  (left.empty() ? "" : "; " + left));
+    succeed(Reply::Ok("deprovisioned " + name_ + (left.empty() ? "" : "; " + left)));
   }
 
   void fail(const CfError& e) { fail("api", e.text()); }
@@ -370,6 +424,7 @@ class Provisioner::Job {
   }
 
   Provisioner& p_;
+  uint64_t serial_;
   Kind kind_;
   std::string name_, service_;
   bool start_;
@@ -378,6 +433,9 @@ class Provisioner::Job {
   std::unique_ptr<CfApi> api_;
   std::string host_, token_env_, env_file_;
   std::string account_, zone_id_, tunnel_id_, tunnel_token_;
+  std::string owned_id_;  // the tunnel the env file says tether created or adopted
+  bool ours_ = false;     // tunnel_id_ is that tunnel, or tether just created it
+  bool adopt_ = false;    // [tunnel NAME] adopt: a foreign tunnel may be taken over
   bool found_something_ = false;
   CfError conflict_;  // a "already exists" that a second look must explain
 };
@@ -401,6 +459,12 @@ void Provisioner::enqueue(std::unique_ptr<Job> job) {
   q.push_back(std::move(job));
   if (q.size() == 1) j->run();
   else log_info("%s: waiting for the running job on the same name", j->name().c_str());
+}
+
+Provisioner::Job* Provisioner::running(uint64_t serial) const {
+  for (const auto& kv : queues_)
+    if (!kv.second.empty() && kv.second.front()->serial() == serial) return kv.second.front().get();
+  return nullptr;
 }
 
 void Provisioner::finished(Job* job) {

@@ -8,6 +8,7 @@
 
 #include <uv.h>
 
+#include <cstdint>
 #include <deque>
 #include <map>
 #include <memory>
@@ -40,6 +41,9 @@ class Provisioner {
 
   void enqueue(std::unique_ptr<Job> job);
   void finished(Job* job);
+  // The running job with this serial, or null once it is finished or
+  // cancelled.
+  Job* running(uint64_t serial) const;
 
   uv_loop_t* loop_;
   Http& http_;
@@ -50,6 +54,7 @@ class Provisioner {
   // callbacks.
   std::vector<std::unique_ptr<Job>> finished_;
   Timer reaper_;
+  uint64_t serials_ = 0;
 };
 
 }  // namespace tether

@@ -462,6 +462,8 @@ void Supervisor::remove(const std::string& id, const std::string& detail) {
   log_info("tunnel %s: stopped (%s)", id.c_str(), detail.c_str());
   changed();
   for (auto& w : t->stop_waiters) w(Reply::Ok("stopped " + id));
+  // A tunnel stopped for good may be the last child an agent shutdown waits for.
+  check_shutdown_done();
 }
 
 void Supervisor::restart(const std::string& id, ReplyFn done, const TunnelSpec* new_spec) {

@@ -4,6 +4,7 @@
 #include <random>
 
 #include "backoff.hpp"
+#include "jsonget.hpp"
 #include "log.hpp"
 #include "tgtext.hpp"
 #include "tokens.hpp"
@@ -16,12 +17,7 @@ using json = nlohmann::json;
 constexpr uint64_t kRetryInitialMs = 1000;
 constexpr uint64_t kRetryMaxMs = 60000;
 
-int64_t id_of(const json& obj, const char* key) {
-  return obj.is_object() && obj.contains(key) && obj[key].is_object() && obj[key].contains("id") &&
-                 obj[key]["id"].is_number_integer()
-             ? obj[key]["id"].get<int64_t>()
-             : 0;
-}
+int64_t id_of(const json& obj, const char* key) { return json_int(json_field(obj, key), "id"); }
 
 // The tunnel id a start argument will get ("08080" -> "8080").
 std::string tunnel_id_of(const std::string& arg) {
@@ -69,8 +65,8 @@ void TelegramChannel::get_me() {
   me_id_ = http_.fetch(req, [this](HttpResponse r) {
     me_id_ = 0;
     auto j = json::parse(r.body, nullptr, false);
-    if (r.status == 200 && j.is_object() && j.value("ok", false) && j["result"].is_object())
-      username_ = j["result"].value("username", "");
+    if (r.status == 200 && json_bool(j, "ok") && json_field(j, "result").is_object())
+      username_ = json_string(json_field(j, "result"), "username");
     else
       log_warn("telegram: getMe failed (%s); accepting any /tunnel@bot suffix",
                r.status ? ("HTTP " + std::to_string(r.status)).c_str() : r.error.c_str());
@@ -99,18 +95,18 @@ void TelegramChannel::retry_later(uint64_t ms) {
 
 void TelegramChannel::on_poll(const HttpResponse& r) {
   auto j = json::parse(r.body, nullptr, false);
-  bool ok = r.status == 200 && j.is_object() && j.value("ok", false) && j["result"].is_array();
+  bool ok = r.status == 200 && json_bool(j, "ok") && json_field(j, "result").is_array();
   if (!ok) {
     ++failures_;
     uint64_t wait = 0;
-    if (j.is_object() && j.contains("parameters") && j["parameters"].is_object())
-      wait = static_cast<uint64_t>(j["parameters"].value("retry_after", 0)) * 1000;
+    int64_t asked = json_int(json_field(j, "parameters"), "retry_after");
+    if (asked > 0) wait = static_cast<uint64_t>(asked) * 1000;
     if (!wait) {
       static std::minstd_rand rng(std::random_device{}());
       wait = backoff_delay_ms(failures_, kRetryInitialMs, kRetryMaxMs, std::uniform_real_distribution<double>(0, 1)(rng));
     }
     std::string why = r.status ? "HTTP " + std::to_string(r.status) : r.error;
-    if (j.is_object() && j.contains("description")) why += ": " + redacted(j.value("description", ""));
+    if (json_field(j, "description").is_string()) why += ": " + redacted(json_string(j, "description"));
     log_warn("telegram: getUpdates failed (%s); polling again in %.1fs", why.c_str(),
              static_cast<double>(wait) / 1000.0);
     retry_later(wait);
@@ -119,11 +115,11 @@ void TelegramChannel::on_poll(const HttpResponse& r) {
   if (failures_) log_info("telegram: getUpdates works again");
   failures_ = 0;
   for (const auto& update : j["result"]) {
-    int64_t id = update.value("update_id", int64_t{0});
+    int64_t id = json_int(update, "update_id");
     // Telegram forgets updates below the next offset: none comes twice.
     if (id < offset_) continue;
     offset_ = id + 1;
-    if (update.contains("message") && update["message"].is_object()) handle(update["message"]);
+    if (json_field(update, "message").is_object()) handle(json_field(update, "message"));
   }
   poll();
 }
@@ -137,8 +133,8 @@ bool TelegramChannel::allowed(int64_t chat, int64_t user) const {
 
 void TelegramChannel::handle(const json& message) {
   int64_t chat = id_of(message, "chat"), user = id_of(message, "from");
-  int64_t thread = message.value("message_thread_id", int64_t{0});
-  std::string text = message.contains("text") && message["text"].is_string() ? message["text"].get<std::string>() : "";
+  int64_t thread = json_int(message, "message_thread_id");
+  std::string text = json_string(message, "text");
   if (!allowed(chat, user)) {
     ++ignored_;
     log_debug("telegram: ignored a message from chat %lld, user %lld (not allowed)", static_cast<long long>(chat),

@@ -189,6 +189,29 @@ ENVFILES = {
 }
 
 
+# Byte 0 of a cfreply input: (status index << 2) | shape, as in
+# fuzz_cfreply.cpp (index 0 = 200, 3 = 400, 8 = 429; shape 0 any, 1 object,
+# 2 array, 3 string).
+def cfreply(index, shape, body):
+    return bytes([(index << 2) | shape]) + body
+
+
+CFREPLIES = {
+    "verify-active": cfreply(0, 1, b'{"success":true,"errors":[],"messages":[],"result":{"id":"t","status":"active"}}'),
+    "zones": cfreply(0, 2, b'{"success":true,"errors":[],"result":[{"id":"z","name":"example.com",'
+                           b'"account":{"id":"a"}}],"result_info":{"page":1,"count":1}}'),
+    "token-string": cfreply(0, 3, b'{"success":true,"errors":[],"result":"eyJhIjoiYSJ9"}'),
+    "success-string-true": cfreply(0, 1, b'{"success":"true","errors":[],"result":{"status":"active"}}'),
+    "error-message-null": cfreply(3, 0, b'{"success":false,"errors":[{"code":1000,"message":null}]}'),
+    "error-code-string": cfreply(3, 0, b'{"success":false,"errors":[{"code":"1013","message":7}]}'),
+    "errors-not-a-list": cfreply(3, 0, b'{"success":false,"errors":"bad"}'),
+    "result-wrong-shape": cfreply(0, 2, b'{"success":true,"errors":[],"result":{"id":"x"}}'),
+    "rate-limited": cfreply(8, 0, b'{"success":false,"errors":[{"code":971,"message":"Please wait"}]}'),
+    "not-json": cfreply(11, 0, b"<html>502 Bad Gateway</html>"),
+    "empty": cfreply(0, 0, b""),
+}
+
+
 def write(outdir, target, name, data):
     d = os.path.join(outdir, target)
     os.makedirs(d, exist_ok=True)
@@ -200,7 +223,8 @@ def main():
     if len(sys.argv) != 2:
         sys.exit("usage: fuzz/seeds.py OUTDIR")
     outdir = sys.argv[1]
-    sets = {"request": REQUESTS, "scanner": scanner_seeds(), "config": config_seeds(), "envfile": ENVFILES}
+    sets = {"request": REQUESTS, "scanner": scanner_seeds(), "config": config_seeds(), "envfile": ENVFILES,
+            "cfreply": CFREPLIES}
     for target, seeds in sets.items():
         for name, data in seeds.items():
             write(outdir, target, name, data)

@@ -1,6 +1,6 @@
 # Fuzzing with libFuzzer (clang, -fsanitize=fuzzer,address,undefined); see
 # fuzz/README.md. Uses JOBS from the Makefile.
-#   make fuzz [FUZZ_SECONDS=60] [FUZZ_TARGETS="request scanner config envfile"]
+#   make fuzz [FUZZ_SECONDS=60] [FUZZ_TARGETS="request scanner config envfile cfreply"]
 #                      every target for FUZZ_SECONDS each; fails on any crash,
 #                      leak, hang or invariant violation (inputs kept in
 #                      build-fuzz/results/<target>/). New corpus entries go to
@@ -14,7 +14,7 @@
 _fuzz_goal := $(.DEFAULT_GOAL)
 
 FUZZ_SECONDS ?= 60
-FUZZ_TARGETS ?= request scanner config envfile
+FUZZ_TARGETS ?= request scanner config envfile cfreply
 FUZZ_DIR     ?= build-fuzz
 FUZZ_CXX     ?= clang++
 # Passed to libFuzzer -merge=1 by fuzz-merge; empty keeps every hit-count

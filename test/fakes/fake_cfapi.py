@@ -979,7 +979,7 @@ def admin_inject(fake, params, body):
                         "close", "malformed", "error"])
     path = fakebase.fault_regex(body, "path")
     times, status = fakebase.fault_times_status(body)
-    malformed = fakebase.fault_malformed(body, ("html", "cut", "truncated"))
+    malformed = fakebase.fault_malformed(body, ("html", "cut", "truncated", "success_string", "null_message"))
     error = body.get("error")
     if error is not None:
         admin_fields(error, ["code", "message", "error_chain"])
@@ -1198,6 +1198,17 @@ class Handler(fakebase.FakeHandler):
     def _malformed_json(self, status):
         return json.dumps(failure_envelope([{"code": 1000 + status, "message": "x"}]) if status >= 400
                           else {"success": True, "errors": [], "messages": [], "result": {}}).encode()
+
+    def _send_malformed(self, status, fault):
+        # Valid JSON with a wrong type where the reference promises another:
+        # what a misbehaving proxy or a changed API could send.
+        if fault.malformed == "success_string":
+            self._send(status, json.dumps({"success": "true", "errors": [], "messages": [], "result": {}}).encode(),
+                       fault.headers)
+        elif fault.malformed == "null_message":
+            self._send(status, failure_envelope([{"code": 1000 + status, "message": None}]), fault.headers)
+        else:
+            super()._send_malformed(status, fault)
 
     def _answer_fault(self, fault, status, entry):
         if fault.status is None and not fault.error:

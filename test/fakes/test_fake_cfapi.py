@@ -610,6 +610,12 @@ class InjectionTest(FakeTestCase):
         self.inject(path="/zones", malformed="truncated")
         with self.assertRaises(http.client.IncompleteRead):
             self.c.api("GET", "/zones")
+        self.inject(path="/zones", malformed="success_string")
+        status, payload, _ = self.c.api("GET", "/zones")
+        self.assertEqual((status, payload["success"]), (200, "true"))
+        self.inject(path="/zones", status=400, malformed="null_message")
+        status, payload, _ = self.c.api("GET", "/zones")
+        self.assertEqual((status, payload["success"], payload["errors"][0]["message"]), (400, False, None))
 
     def test_latency(self):
         self.c.admin("POST", "/latency", {"ms": 300})

@@ -4,6 +4,7 @@ import base64
 import json
 import os
 import re
+import signal
 import stat
 import threading
 import urllib.request
@@ -25,22 +26,22 @@ class ProvisionTest(AgentTest):
         super().setUp()
         self.api = self.fake("fake_cfapi.py", "--token", API_TOKEN, "--zone", ZONE)
 
-    def start_agent(self, extra="", env=None, token=API_TOKEN):
+    def start_agent(self, extra="", env=None, token=API_TOKEN, stop_grace_s=2, args=()):
         self.env_file = None
-        a = self.agent(start=False, config=None)
+        a = self.agent(start=False, config=None, args=args)
         self.env_file = os.path.join(a.dir, "tunnels.env")
         a.write_config("""
 [watchdog]
 backoff_initial_ms = 100
 backoff_max_ms = 400
-stop_grace_s = 2
+stop_grace_s = %d
 unhealthy_after_s = 120
 [cloudflare]
 api_base = %s/client/v4
 zone = %s
 env_file = %s
 request_timeout_s = 1
-""" % (self.api.base, ZONE, self.env_file) + extra)
+""" % (stop_grace_s, self.api.base, ZONE, self.env_file) + extra)
         a.env["CLOUDFLARE_API_TOKEN"] = token
         a.env.update(env or {})
         return a.start()
@@ -49,6 +50,25 @@ request_timeout_s = 1
         s = self.api.admin("state")
         s["live"] = [t for t in s["tunnels"] if t["deleted_at"] is None]
         return s
+
+    def cf(self, method, path, body=None):
+        """A call to the fake API as another Cloudflare user would make it."""
+        req = urllib.request.Request(
+            "%s/client/v4%s" % (self.api.base, path), method=method,
+            data=None if body is None else json.dumps(body).encode(),
+            headers={"Authorization": "Bearer " + API_TOKEN, "Accept": "application/json", "User-Agent": "test",
+                     **({} if body is None else {"Content-Type": "application/json"})})
+        with urllib.request.urlopen(req) as r:
+            return json.loads(r.read())["result"]
+
+    def foreign_tunnel(self, name="drone-7", ingress=None):
+        """A tunnel someone created in the dashboard, with their own routes."""
+        account = self.state()["zones"][0]["account"]["id"]
+        tid = self.cf("POST", "/accounts/%s/cfd_tunnel" % account, {"name": name, "config_src": "cloudflare"})["id"]
+        if ingress:
+            self.cf("PUT", "/accounts/%s/cfd_tunnel/%s/configurations" % (account, tid),
+                    {"config": {"ingress": ingress + [{"service": "http_status:404"}]}})
+        return tid
 
     def token_of(self, tunnel):
         return tunnel_token(tunnel["account_tag"], tunnel["id"], tunnel["secret"])
@@ -246,6 +266,21 @@ class Faults(ProvisionTest):
     def test_malformed_json_is_retried(self):
         self.assert_recovers({"malformed": True})
 
+    def test_mistyped_success_is_retried(self):
+        self.assert_recovers({"malformed": "success_string"}, path=r"/user/tokens/verify")
+
+    def test_mistyped_replies_are_reported_and_the_agent_lives(self):
+        a = self.start_agent()
+        self.api.admin("inject", {"method": "GET", "path": r"/zones", "times": 5, "malformed": "success_string"})
+        _, status = a.request("provision drone-7", timeout=60)
+        self.assertEqual(status, "ERR api find zone: unreadable reply (HTTP 200, not a Cloudflare JSON envelope) "
+                                 "(after 5 attempts)")
+        self.api.admin("inject", {"method": "GET", "path": r"/zones", "times": 1, "status": 400,
+                                  "malformed": "null_message"})
+        _, status = a.request("provision drone-7")
+        self.assertEqual(status, "ERR api find zone: 1400 (no message)")
+        self.assertEqual(a.request("ping")[1], "OK pong")
+
     def test_persistent_5xx_gives_a_clear_error(self):
         a = self.start_agent()
         self.api.admin("inject", {"method": "GET", "path": r"/zones", "times": 10, "status": 503})
@@ -277,6 +312,46 @@ class Faults(ProvisionTest):
         _, status = a.request("provision drone-7")
         self.assertEqual(status, "OK provisioned drone-7 https://%s tunnel=%s" % (HOST, theirs))
         self.assertEqual(self.assert_provisioned()["id"], theirs)
+
+    def test_foreign_tunnel_with_other_routes_is_not_taken_over(self):
+        shop = {"hostname": "shop.example.com", "service": "http://localhost:9000"}
+        theirs = self.foreign_tunnel(ingress=[shop])
+        a = self.start_agent()
+        _, status = a.request("provision drone-7")
+        self.assertEqual(status, "ERR exists tunnel drone-7 (%s) already exists in the account, was not created by "
+                                 "tether and routes shop.example.com; provisioning would replace those routes. Set "
+                                 "adopt = true in [tunnel drone-7] to take it over, or provision another name" % theirs)
+        t = [t for t in self.state()["live"] if t["id"] == theirs][0]
+        self.assertEqual(t["config"]["ingress"][0]["hostname"], "shop.example.com")
+        self.assertEqual(self.state()["dns_records"], [])
+        # The operator decides to take it over.
+        with open(a.config_path, "a") as f:
+            f.write("[tunnel drone-7]\nadopt = true\n")
+        self.assertTrue(a.request("reload")[1].startswith("OK reloaded"))
+        self.assertTrue(a.request("provision drone-7")[1].startswith("OK provisioned"))
+        self.assertEqual(self.assert_provisioned()["id"], theirs)
+        # Adopted, so deprovision may now delete it.
+        self.assertEqual(a.request("deprovision drone-7")[1], "OK deprovisioned drone-7")
+        self.assertEqual(self.state()["live"], [])
+
+    def test_foreign_tunnel_with_connectors_is_not_joined(self):
+        theirs = self.foreign_tunnel()
+        self.api.admin("tunnels/%s/connections" % theirs, {"count": 1})
+        a = self.start_agent()
+        _, status = a.request("provision drone-7")
+        self.assertTrue(status.startswith("ERR exists tunnel drone-7 (%s) already exists in the account, was not "
+                                          "created by tether and has running connectors" % theirs), status)
+
+    def test_foreign_tunnel_is_never_deleted(self):
+        theirs = self.foreign_tunnel(ingress=[{"hostname": "shop.example.com", "service": "http://localhost:9000"}])
+        a = self.start_agent()
+        _, status = a.request("deprovision drone-7")
+        self.assertEqual(status, "ERR notfound nothing to deprovision: no tunnel 'drone-7' of tether's in the account, "
+                                 "no CNAME %s of tether's and no CF_TUNNEL_TOKEN_DRONE_7 in %s; tunnel %s was not "
+                                 "created or adopted by tether and is left in place" % (HOST, self.env_file, theirs))
+        self.assertEqual([t["id"] for t in self.state()["live"]], [theirs])
+        deletes = [r for r in self.api.admin("requests")["requests"] if r["method"] == "DELETE"]
+        self.assertEqual(deletes, [])
 
     def test_record_exists_code(self):
         a = self.start_agent()
@@ -390,6 +465,29 @@ class NamedTunnels(ProvisionTest):
         self.assertEqual(st["state"], "failed")
         self.assertIn("Unauthorized", st["credentials_error"])
         wait_until(lambda: a.json("status cam-7")["tunnel"]["pid"] is None, what="the child to stop")
+
+
+class Shutdown(ProvisionTest):
+    def test_sigterm_while_deprovision_waits_for_the_stop(self):
+        # The child ignores SIGTERM, so the deprovision's stop is still in
+        # its grace when the agent is told to exit.
+        pidfile = os.path.join(self.api.dir, "tetherd.pid")
+        a = self.start_agent(env={"FAKE_CF_IGNORE_TERM": "1"}, stop_grace_s=5, args=["--pidfile", pidfile])
+        self.assertTrue(a.request("provision drone-7 start")[1].startswith("OK provisioned"))
+        wait_until(lambda: a.json("status drone-7")["tunnel"]["state"] == "running", what="drone-7 running")
+        c = a.client()
+        c.send("deprovision drone-7\n")
+        wait_until(lambda: a.json("status drone-7")["tunnel"]["state"] == "stopping", what="drone-7 stopping")
+        state_file = os.path.join(a.state_dir, "state.json")
+        before = os.stat(state_file).st_mtime_ns
+        a.signal(signal.SIGTERM)
+        self.assertEqual(a.wait(), 0, a.log())
+        self.assertFalse(os.path.exists(pidfile))
+        self.assertGreater(os.stat(state_file).st_mtime_ns, before)
+        with open(state_file) as f:
+            records = json.load(f)["tunnels"]
+        self.assertEqual([r["pid"] for r in records], [0] * len(records), records)
+        self.assertEqual(a.children(), [])
 
 
 if __name__ == "__main__":

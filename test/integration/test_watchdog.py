@@ -220,6 +220,26 @@ class AgentRestart(AgentTest):
         wait_until(lambda: len(b.children()) == 4, what="one child per tunnel")
         self.assertIn("left by a previous agent", b.log())
 
+    def test_second_agent_on_the_same_state_dir_is_refused(self):
+        a = self.agent(config())
+        a.ok("start 8081")
+        child = a.json("status 8081")["tunnel"]["pid"]
+        state_file = os.path.join(a.state_dir, "state.json")
+        with open(state_file) as f:
+            state = f.read()
+        b = self.agent(config(), start=False, directory=a.dir, marker=a.marker)
+        b.socket = os.path.join(a.dir, "other.sock")
+        b.start(wait=False)
+        self.assertEqual(b.wait(), 1)
+        with open(b.log_path) as f:
+            self.assertIn("state directory %s is in use by another tetherd (pid %d)" % (a.state_dir, a.pid()),
+                          f.read())
+        self.assertFalse(os.path.exists(b.socket))
+        self.assertEqual(a.json("status 8081")["tunnel"]["pid"], child)
+        self.assertEqual(a.children(), [child])
+        with open(state_file) as f:
+            self.assertEqual(f.read(), state)
+
     def test_sigterm_stops_every_child_and_keeps_the_desired_set(self):
         a = self.agent(config(stop_grace_s=1))
         a.knobs(8082, ignore_term=1)

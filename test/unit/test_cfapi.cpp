@@ -20,3 +20,37 @@ TEST_CASE("errors read as step, Cloudflare code and message") {
   REQUIRE(r.has_code(1000));
   REQUIRE_FALSE(r.has_code(81058));
 }
+
+TEST_CASE("replies of the wrong type are unreadable, never an exception") {
+  CfReply r = parse_cf_reply(200, R"({"success":"true","errors":[],"result":{"status":"active"}})", CfShape::object);
+  REQUIRE_FALSE(r.ok);
+  REQUIRE_FALSE(r.readable);
+  REQUIRE(r.error.message == "unreadable reply (HTTP 200, not a Cloudflare JSON envelope)");
+
+  r = parse_cf_reply(400, R"({"success":false,"errors":[{"code":1000,"message":null}]})", CfShape::any);
+  REQUIRE(r.readable);
+  REQUIRE(r.error.code == 1000);
+  REQUIRE(r.error.message == "(no message)");
+
+  r = parse_cf_reply(400, R"({"success":false,"errors":[{"code":"1000","message":7}]})", CfShape::any);
+  REQUIRE(r.error.code == 0);
+  REQUIRE(r.error.message == "(no message)");
+
+  r = parse_cf_reply(200, R"({"success":true,"errors":"none","result":[]})", CfShape::array);
+  REQUIRE_FALSE(r.readable);
+
+  r = parse_cf_reply(200, R"({"success":true,"errors":[],"result":{"id":"x"}})", CfShape::array);
+  REQUIRE_FALSE(r.ok);
+  REQUIRE_FALSE(r.readable);
+  REQUIRE(r.error.message == "unreadable reply (HTTP 200, its result is not a list)");
+
+  r = parse_cf_reply(200, R"({"success":true,"errors":[],"result":"tok"})", CfShape::string);
+  REQUIRE(r.ok);
+  REQUIRE(r.result == "tok");
+}
+
+TEST_CASE("Cloudflare's error text is capped") {
+  std::string body = R"({"success":false,"errors":[{"code":9,"message":")" + std::string(5000, 'x') + R"("}]})";
+  CfReply r = parse_cf_reply(400, body, CfShape::any);
+  REQUIRE(r.error.message.size() == kMaxErrorText + 3);
+}

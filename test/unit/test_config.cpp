@@ -217,6 +217,15 @@ TEST_CASE("keys that do not fit the tunnel type") {
                "t.ini:2: [tunnel a]: 'port' only applies to type = quick (named tunnels route by 'service')");
   expect_error("[tunnel a]\ntype = quick\nport = 80\nhostname = a.example.com\n",
                "t.ini:4: [tunnel a]: 'hostname' only applies to type = named");
+  expect_error("[tunnel a]\ntype = quick\nport = 80\nadopt = true\n",
+               "t.ini:4: [tunnel a]: 'adopt' only applies to type = named");
+}
+
+TEST_CASE("adopt is a boolean of named tunnels, off by default") {
+  REQUIRE_FALSE(parsed("[tunnel a]\n").tunnels[0].adopt);
+  REQUIRE(parsed("[tunnel a]\nadopt = true\n").tunnels[0].adopt);
+  expect_error("[tunnel a]\nadopt = maybe\n",
+               "t.ini:2: [tunnel a] adopt: 'maybe' is not a boolean (expected true or false)");
 }
 
 TEST_CASE("values that would be unsafe or nonsensical") {
