@@ -60,3 +60,4 @@ include mk/bench.mk
 include mk/fuzz.mk
 include mk/packaging.mk
 include mk/fresh.mk
+include mk/boot.mk

@@ -67,6 +67,11 @@ int Agent::start(std::string* err) {
   start_telegram();
   log_info("tetherd started (pid %d, config %s)", static_cast<int>(getpid()),
            cfg_.path.empty() ? "built-in defaults" : cfg_.path.c_str());
+  // The socket is ours, so no other agent writes these files: what a crash
+  // or a power cut left half-written goes now.
+  for (const std::string& file : {state_file_path(cfg_.agent.state_dir), cfg_.cloudflare.env_file})
+    for (const std::string& tmp : remove_stale_temps(file))
+      log_warn("removed %s, left by an interrupted write", tmp.c_str());
   restore();
   return 0;
 }

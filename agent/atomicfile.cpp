@@ -1,5 +1,6 @@
 #include "atomicfile.hpp"
 
+#include <dirent.h>
 #include <fcntl.h>
 #include <sys/stat.h>
 #include <unistd.h>
@@ -144,6 +145,31 @@ int write_file_atomic(const std::string& path, std::string_view content, mode_t 
   // Until the directory is synced, a power cut can still bring back the old
   // entry, or an empty file on some filesystems.
   return sync_dir(dir_of(path), err);
+}
+
+std::vector<std::string> remove_stale_temps(const std::string& path) {
+  std::vector<std::string> removed;
+  std::string dir = dir_of(path);
+  size_t slash = path.rfind('/');
+  const std::string prefix = path.substr(slash == std::string::npos ? 0 : slash + 1) + ".tmp.";
+  const std::string own = prefix + std::to_string(getpid()) + ".";
+  DIR* d = opendir(dir.c_str());
+  if (d == nullptr) return removed;
+  while (const struct dirent* e = readdir(d)) {
+    std::string name = e->d_name;
+    if (name.compare(0, prefix.size(), prefix) != 0 || name.compare(0, own.size(), own) == 0) continue;
+    // Exactly <pid>.<n> after the prefix: nothing else is ours to delete.
+    std::string rest = name.substr(prefix.size());
+    size_t dot = rest.find('.');
+    auto digits = [](const std::string& t) {
+      return !t.empty() && t.find_first_not_of("0123456789") == std::string::npos;
+    };
+    if (dot == std::string::npos || !digits(rest.substr(0, dot)) || !digits(rest.substr(dot + 1))) continue;
+    std::string full = dir + "/" + name;
+    if (unlink(full.c_str()) == 0) removed.push_back(full);
+  }
+  closedir(d);
+  return removed;
 }
 
 int read_file(const std::string& path, std::string* out, size_t max_bytes, std::string* err) {

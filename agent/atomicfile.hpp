@@ -9,6 +9,7 @@
 #include <cstddef>
 #include <string>
 #include <string_view>
+#include <vector>
 
 namespace tether {
 
@@ -21,6 +22,13 @@ namespace tether {
 // file is already in place.
 int write_file_atomic(const std::string& path, std::string_view content, mode_t mode,
                       std::string* err);
+
+// A crash or a power cut during write_file_atomic leaves its temporary
+// "<path>.tmp.<pid>.<n>" behind (holding a token, for the env file). This
+// removes every such temporary of `path` but this process's own and returns
+// the removed paths. Call it only where no other process writes `path` (the
+// agent: once the control socket is its own).
+std::vector<std::string> remove_stale_temps(const std::string& path);
 
 // The whole file into *out (left alone on failure); a file larger than
 // max_bytes is -EFBIG.

@@ -19,7 +19,6 @@ namespace {
 constexpr int kVersion = 1;
 constexpr size_t kMaxStateFile = 4 << 20;
 
-std::string path_of(const std::string& dir) { return dir + "/state.json"; }
 
 struct ProcStat {
   char state = 0;
@@ -124,8 +123,10 @@ bool state_from_json(const std::string& text, std::vector<StateRecord>* out, std
   return true;
 }
 
+std::string state_file_path(const std::string& state_dir) { return state_dir + "/state.json"; }
+
 std::vector<StateRecord> load_state(const std::string& state_dir, std::string* warning) {
-  std::string path = path_of(state_dir), text, err;
+  std::string path = state_file_path(state_dir), text, err;
   int rc = read_file(path, &text, kMaxStateFile, &err);
   if (rc == -ENOENT) return {};
   std::vector<StateRecord> records;
@@ -143,7 +144,7 @@ int save_state(const std::string& state_dir, const std::vector<StateRecord>& rec
     *err = "cannot create state directory " + state_dir + ": " + std::strerror(errno);
     return -errno;
   }
-  return write_file_atomic(path_of(state_dir), state_to_json(records), 0644, err);
+  return write_file_atomic(state_file_path(state_dir), state_to_json(records), 0644, err);
 }
 
 namespace {

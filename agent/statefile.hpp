@@ -25,6 +25,8 @@ std::string state_to_json(const std::vector<StateRecord>& records);
 // Returns false with *err on anything but a well-formed state file.
 bool state_from_json(const std::string& text, std::vector<StateRecord>* out, std::string* err);
 
+// state_dir/state.json.
+std::string state_file_path(const std::string& state_dir);
 // Reads state_dir/state.json. A missing file is an empty state; an
 // unreadable or corrupt one is renamed aside (state.json.corrupt-<time>),
 // reported in *warning, and also treated as empty: never fatal.

@@ -30,6 +30,8 @@ install(PROGRAMS ${sysv_script} DESTINATION /etc/init.d)
 # Not in /etc/init.d: that name belongs to the sysvinit script. OpenRC
 # users copy it there (see the script's header).
 install(PROGRAMS ${openrc_script} DESTINATION ${CMAKE_INSTALL_DATADIR}/tether/openrc)
+# The log of the sysvinit and OpenRC scripts; a conffile like all of /etc.
+install(FILES scripts/logrotate/tetherd DESTINATION /etc/logrotate.d)
 install(FILES scripts/tetherctl.bash-completion
         DESTINATION ${CMAKE_INSTALL_DATADIR}/bash-completion/completions RENAME tetherctl)
 install(FILES README.md CHANGELOG.md conf/tether.ini DESTINATION ${CMAKE_INSTALL_DOCDIR})
@@ -81,7 +83,7 @@ set(CPACK_INSTALL_CMAKE_PROJECTS
     "${CMAKE_BINARY_DIR};${PROJECT_NAME};Unspecified;/"
     "${CMAKE_BINARY_DIR};${PROJECT_NAME};conffile;/")
 # Files in /etc are the operator's to edit: dpkg keeps their changes.
-file(WRITE ${CMAKE_BINARY_DIR}/packaging/conffiles "/etc/tether/tether.ini\n/etc/init.d/tetherd\n")
+file(WRITE ${CMAKE_BINARY_DIR}/packaging/conffiles "/etc/tether/tether.ini\n/etc/init.d/tetherd\n/etc/logrotate.d/tetherd\n")
 set(CPACK_DEBIAN_PACKAGE_CONTROL_EXTRA
     ${CMAKE_BINARY_DIR}/packaging/conffiles
     ${PROJECT_SOURCE_DIR}/scripts/debian/postinst

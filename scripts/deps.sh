@@ -6,13 +6,14 @@
 # With SKIP_DEPS=1 (a machine you manage yourself, or no apt at all) it only
 # names what is missing, and the build goes on without it.
 #
-# usage: scripts/deps.sh [build|test|bench|fuzz|pkg|fresh|cross-arm64|cross-armhf]...
+# usage: scripts/deps.sh [build|test|bench|fuzz|pkg|fresh|boot|cross-arm64|cross-armhf]...
 #   build  compilers and -dev libraries (always included): all `make run` needs
 #   test   what only the tests need (Catch2, python3, socat, nc)
 #   bench  peers and counters for `make bench` (supervisor, strace)
 #   fuzz   clang with libFuzzer
 #   pkg    packaging checks (systemd-analyze, shellcheck, devscripts)
 #   fresh  `make fresh-check`: debootstrap for a minimal Debian root
+#   boot   `make boot-check`: debootstrap, systemd-nspawn to boot roots, python3
 #   cross-ARCH  cross compiler, multiarch -dev packages and qemu-user
 set -eu
 
@@ -23,6 +24,7 @@ bench="python3 supervisor strace procps"
 fuzz="clang libclang-rt-14-dev"
 pkg="systemd shellcheck devscripts dpkg-dev file"
 fresh="debootstrap git"
+boot="debootstrap systemd-container python3"
 multiarch_libs="libuv1-dev libcurl4-openssl-dev libpcre2-dev libinih-dev"
 
 wanted="$build"
@@ -35,6 +37,7 @@ for set in "$@"; do
         fuzz) wanted="$wanted $fuzz" ;;
         pkg) wanted="$wanted $pkg" ;;
         fresh) wanted="$wanted $fresh" ;;
+        boot) wanted="$wanted $boot" ;;
         cross-arm64|cross-armhf)
             arch=${set#cross-}
             foreign="$foreign $arch"

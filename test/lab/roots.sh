@@ -38,10 +38,13 @@ lab_mirror() {
     echo "http://deb.debian.org/debian"
 }
 
-# lab_root NAME "PACKAGES": the path of the cached tarball of a minbase root
-# with PACKAGES added, built on first use.
+# lab_root NAME "PACKAGES" ["LATER"]: the path of the cached tarball of a
+# minbase root with PACKAGES added, built on first use. LATER (optional,
+# space-separated) is installed afterwards with apt-get in a chroot, for a
+# package that must replace one debootstrap's resolver picks (openrc for
+# sysv-rc). NAME must change whenever the package lists do.
 lab_root() {
-    name=$1 include=$2
+    name=$1 include=$2 later=${3:-}
     codename=$(lab_codename)
     tarball="$LAB_CACHE/$codename-$name.tar"
     if [ -f "$tarball" ]; then
@@ -59,11 +62,42 @@ lab_root() {
         rm -rf "$build"
         lab_die "debootstrap of the $name root"
     fi
+    if [ -n "$later" ] && ! lab_apt_install "$build/root" "$later" >>"$build/debootstrap.log" 2>&1; then
+        tail -n 30 "$build/debootstrap.log" >&2
+        rm -rf "$build"
+        lab_die "apt-get install $later in the $name root"
+    fi
     # An unfinished tarball must never be taken for a pristine root.
     tar -C "$build/root" --numeric-owner -cf "$tarball.part" .
     mv "$tarball.part" "$tarball"
     rm -rf "$build"
     echo "$tarball"
+}
+
+# lab_chroot ROOT COMMAND...: run COMMAND in the root, as at image build
+# time: in its own mount and pid namespaces with /proc mounted, a clean
+# environment, and no service started by a maintainer script.
+lab_chroot() {
+    printf '#!/bin/sh\nexit 101\n' >"$1/usr/sbin/policy-rc.d"
+    chmod 0755 "$1/usr/sbin/policy-rc.d"
+    # shellcheck disable=SC2016 # expanded by the inner shell
+    unshare --mount --pid --fork --propagation private sh -c '
+        root=$1
+        shift
+        mount -t proc proc "$root/proc" &&
+        exec chroot "$root" env -i PATH=/usr/sbin:/usr/bin:/sbin:/bin HOME=/root LANG=C.UTF-8 \
+            DEBIAN_FRONTEND=noninteractive "$@"
+    ' lab-chroot "$@"
+    rc=$?
+    rm -f "$1/usr/sbin/policy-rc.d"
+    return "$rc"
+}
+
+# lab_apt_install ROOT "PACKAGES": apt-get install from the mirror, then the
+# package cache emptied.
+lab_apt_install() {
+    cp /etc/resolv.conf "$1/etc/resolv.conf"
+    lab_chroot "$1" sh -c "apt-get update -q && apt-get install -y -q --no-install-recommends $2 && apt-get clean"
 }
 
 # lab_unpack TARBALL DIR: a fresh copy of the root, with the host's resolver

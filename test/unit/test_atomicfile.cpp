@@ -275,3 +275,19 @@ TEST_CASE("read_file") {
     CHECK(read_file(dir.file("nope"), &out, 10, nullptr) == -ENOENT);
   }
 }
+
+TEST_CASE("remove_stale_temps removes what interrupted writes left, and nothing else") {
+  TempDir dir("atomicfile");
+  std::string path = dir.file("tunnels.env");
+  std::string own = path + ".tmp." + std::to_string(getpid()) + ".3";
+  for (const std::string& f : {path, path + ".tmp.37.10", path + ".tmp.1.0", own, path + ".tmp.x.1",
+                               path + ".tmp.12", path + ".tmp.12.3.old", dir.file("other.env.tmp.37.1")})
+    make_file(f, "A=1\n", 0600);
+  std::vector<std::string> removed = remove_stale_temps(path);
+  std::sort(removed.begin(), removed.end());
+  CHECK(removed == std::vector<std::string>{path + ".tmp.1.0", path + ".tmp.37.10"});
+  for (const std::string& f : {path, own, path + ".tmp.x.1", path + ".tmp.12", path + ".tmp.12.3.old",
+                               dir.file("other.env.tmp.37.1")})
+    CHECK(access(f.c_str(), F_OK) == 0);
+  CHECK(remove_stale_temps(dir.file("missing/x.env")).empty());
+}
