@@ -140,7 +140,7 @@ TEST_CASE("unknown key names its line") {
                "backoff_max_ms, max_restarts, restart_window_s, stable_after_s, start_wait_s, "
                "stop_grace_s, unhealthy_after_s)");
   expect_error("[tunnel a]\ntype = quick\nport = 1\ncolour = red\n",
-               "t.ini:4: unknown key 'colour' in [tunnel a] (known: autostart, hostname, port, "
+               "t.ini:4: unknown key 'colour' in [tunnel a] (known: adopt, autostart, hostname, port, "
                "service, token_env, type)");
 }
 
