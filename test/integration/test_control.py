@@ -228,6 +228,7 @@ class SocketLifecycle(AgentTest):
     def test_second_agent_refuses_live_socket(self):
         a = self.agent()
         b = self.agent(directory=a.dir, start=False)
+        b.state_dir = os.path.join(a.dir, "state-b")  # the same one would be refused for its lock first
         b.start(wait=False)
         self.assertNotEqual(b.wait(), 0)
         self.assertIn("another tetherd is already answering on %s" % a.socket, b.log())
