@@ -157,6 +157,17 @@ std::string set_extra_args(std::vector<std::string>* field, const std::string& v
   return "";
 }
 
+std::string set_pass_env(std::vector<std::string>* field, const std::string& v) {
+  std::vector<std::string> names = split_list(v);
+  for (const auto& n : names) {
+    std::string bare = !n.empty() && n.back() == '*' ? n.substr(0, n.size() - 1) : n;
+    if (!valid_env_name(bare))
+      return "'" + n + "' is not a variable name (letters, digits and '_'; a final '*' matches a prefix)";
+  }
+  *field = names;
+  return "";
+}
+
 std::string set_hostname(std::string* field, const std::string& v) {
   if (v.empty()) return "hostname must not be empty";
   for (char c : v)
@@ -202,6 +213,7 @@ const std::map<std::string, std::map<std::string, Setter>>& section_keys() {
               return set_enum(&c.cloudflared.protocol, v, {"auto", "quic", "http2"});
             }},
            {"extra_args", [](Config& c, const std::string& v) { return set_extra_args(&c.cloudflared.extra_args, v); }},
+           {"pass_env", [](Config& c, const std::string& v) { return set_pass_env(&c.cloudflared.pass_env, v); }},
            {"metrics", [](Config& c, const std::string& v) { return set_bool(&c.cloudflared.metrics, v); }},
        }},
       {"watchdog",

@@ -192,7 +192,7 @@ void Supervisor::spawn(Tunnel& t, const std::string& reason) {
   std::string id = t.spec.id;
   if (err.empty()) {
     child->spawn(
-        command_line(t, exe), child_environment(extra_env),
+        command_line(t, exe), child_environment(extra_env, cfg_.cloudflared.pass_env),
         [this, id](std::string_view line) {
           auto it = tunnels_.find(id);
           if (it != tunnels_.end()) on_line(*it->second, line);

@@ -221,6 +221,17 @@ TEST_CASE("keys that do not fit the tunnel type") {
                "t.ini:4: [tunnel a]: 'adopt' only applies to type = named");
 }
 
+TEST_CASE("pass_env names variables or prefixes") {
+  REQUIRE(parsed("[cloudflared]\npass_env = MY_VAR, TUNNEL_EDGE_*\n").cloudflared.pass_env ==
+          std::vector<std::string>{"MY_VAR", "TUNNEL_EDGE_*"});
+  expect_error("[cloudflared]\npass_env = A-B\n",
+               "t.ini:2: [cloudflared] pass_env: 'A-B' is not a variable name (letters, digits and '_'; a final "
+               "'*' matches a prefix)");
+  expect_error("[cloudflared]\npass_env = *\n",
+               "t.ini:2: [cloudflared] pass_env: '*' is not a variable name (letters, digits and '_'; a final "
+               "'*' matches a prefix)");
+}
+
 TEST_CASE("adopt is a boolean of named tunnels, off by default") {
   REQUIRE_FALSE(parsed("[tunnel a]\n").tunnels[0].adopt);
   REQUIRE(parsed("[tunnel a]\nadopt = true\n").tunnels[0].adopt);
