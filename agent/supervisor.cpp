@@ -279,7 +279,8 @@ void Supervisor::on_line(Tunnel& t, std::string_view raw) {
       t.url = info.url;
       ++t.url_changes;
       events_.publish(id, "url", t.url, {{"url", t.url}});
-      if (live && t.state == TunnelState::starting) enter(t, TunnelState::running);
+      if (!live) break;
+      if (t.state == TunnelState::starting) enter(t, TunnelState::running);
       answer_waiters(t, [&] {
         Reply r = Reply::Ok(id + " " + t.url);
         r.data["url"] = t.url;
@@ -480,6 +481,10 @@ void Supervisor::restart(const std::string& id, ReplyFn done, const TunnelSpec* 
   }
   t.attempt = 0;
   if (t.child && t.child->running()) {
+    // The reply is about the new child: the old URL and connections die
+    // with the old one.
+    t.url.clear();
+    t.conns.clear();
     t.after_exit = Tunnel::After::respawn;
     t.restart_reason = "restart requested";
     enter(t, TunnelState::stopping);
