@@ -33,6 +33,11 @@ std::string cut(std::string s) {
   return s;
 }
 
+// Why a tunnel whose token is refused is given up, and how to get it back.
+std::string bad_credentials(const std::string& credentials, const std::string& id) {
+  return "bad credentials (" + credentials + "); fix the token, then 'restart " + id + "'";
+}
+
 }  // namespace
 
 Reply no_such_tunnel(const std::string& id) {
@@ -79,6 +84,7 @@ struct Supervisor::Tunnel {
   RestartWindow window;
   std::vector<std::string> first_lines;  // of the current child, to explain an early exit
   std::string last_error, last_exit, credentials;
+  bool token_rejected = false;  // cloudflared could not decode the token: no retry helps
   LogRing logs;
   Timer backoff_timer, health_timer, stable_timer, kill_timer;
   std::vector<Waiter> url_waiters;   // start/restart replies
@@ -178,6 +184,7 @@ void Supervisor::spawn(Tunnel& t, const std::string& reason) {
   t.conns.clear();
   t.first_lines.clear();
   t.credentials.clear();
+  t.token_rejected = false;
   std::string exe = find_executable(cfg_.cloudflared.path);
   std::string err;
   std::vector<std::string> extra_env;
@@ -314,6 +321,7 @@ void Supervisor::on_line(Tunnel& t, std::string_view raw) {
       break;
     }
     case LineInfo::Kind::unauthorized:
+      if (!info.record) t.token_rejected = true;
       if (!t.credentials.empty()) break;
       t.credentials = cut(std::string(info.message));
       log_warn("tunnel %s: the edge refuses its credentials: %s", id.c_str(), t.credentials.c_str());
@@ -365,6 +373,10 @@ void Supervisor::on_exit(Tunnel& t, int64_t status, int term_signal) {
   if (term_signal) fields["signal"] = signal_name(term_signal);
   else fields["status"] = status;
   events_.publish(id, "exited", t.last_exit, fields);
+  if (t.token_rejected) {
+    give_up(t, bad_credentials(t.credentials, id));
+    return;
+  }
   schedule_respawn(t, t.last_exit);
 }
 
@@ -409,7 +421,7 @@ void Supervisor::unhealthy(Tunnel& t) {
   std::string why = "no registered connection for " + std::to_string(cfg_.watchdog.unhealthy_after_s) + "s";
   if (!t.credentials.empty()) {
     t.after_exit = Tunnel::After::keep;
-    give_up(t, "bad credentials (" + t.credentials + "); fix the token, then 'restart " + t.spec.id + "'");
+    give_up(t, bad_credentials(t.credentials, t.spec.id));
     terminate(t);
     return;
   }

@@ -458,6 +458,38 @@ class NamedTunnels(ProvisionTest):
         self.assertEqual(status, "OK cam-7 https://cam.example.net")
         self.assertNotIn(token, a.log())
 
+    def test_invalid_token_is_a_credentials_failure_not_a_restart_loop(self):
+        a = self.start_agent("[tunnel cam-7]\ntoken_env = CAM_TOKEN\n", env={"CAM_TOKEN": "not-a-tunnel-token"})
+        c = a.client()
+        c.send("watch\n")
+        c.read_reply()
+        _, status = a.request("start cam-7")
+        self.assertEqual(status, "ERR failed tunnel cam-7 bad credentials (Provided Tunnel token is not valid.); "
+                                 "fix the token, then 'restart cam-7'")
+        seen = []
+        while not any(" failed " in l for l in seen):
+            seen.append(c.read_line(timeout=20))
+        text = "\n".join(seen)
+        self.assertIn(" cam-7 credentials bad credentials: Provided Tunnel token is not valid.", text)
+        self.assertNotIn(" restarted ", text)
+        self.assertNotIn(" backoff ", text)
+        st = a.json("status cam-7")["tunnel"]
+        self.assertEqual((st["state"], st["last_error"], st["credentials_error"]),
+                         ("failed", "Provided Tunnel token is not valid.", "Provided Tunnel token is not valid."))
+
+    def test_stale_token_in_the_environment_is_warned_about(self):
+        old = tunnel_token("0123456789abcdef0123456789abcdef", "6f1e2d3c-4b5a-4978-8695-a4b3c2d1e0f9",
+                           base64.b64encode(b"s" * 32).decode())
+        a = self.start_agent(env={"CF_TUNNEL_TOKEN_DRONE_7": old})
+        lines, status = a.request("provision drone-7 start")
+        self.assertTrue(status.startswith("OK provisioned"), status)
+        warning = ("warning: $CF_TUNNEL_TOKEN_DRONE_7 in the agent's environment differs from CF_TUNNEL_TOKEN_DRONE_7 "
+                   "in %s and wins over it" % self.env_file)
+        self.assertTrue(lines and lines[0].startswith(warning), lines)
+        wait_until(lambda: "tunnel drone-7: $CF_TUNNEL_TOKEN_DRONE_7 in the agent's environment differs" in a.log(),
+                   what="the warning at start")
+        self.assertNotIn(old, a.log())
+
     def test_start_by_name_without_a_token(self):
         a = self.start_agent()
         _, status = a.request("start drone-9")
