@@ -7,14 +7,18 @@
 #include <cerrno>
 #include <cstdlib>
 #include <cstring>
-#include <fstream>
 #include <functional>
 #include <map>
 #include <set>
 #include <sstream>
 
+#include "atomicfile.hpp"
+
 namespace tether {
 namespace {
+
+// A configuration is a few KiB; a bigger file is not one.
+constexpr size_t kMaxConfigBytes = 1 << 20;
 
 // A setter parses one value into the config and returns "" or what was wrong.
 using Setter = std::function<std::string(Config&, const std::string&)>;
@@ -554,14 +558,14 @@ bool parse_config(std::string_view text, const std::string& file, Config* out,
 }
 
 bool load_config(const std::string& path, Config* out, std::vector<ConfigError>* errors) {
-  std::ifstream in(path, std::ios::binary);
-  if (!in) {
-    errors->push_back({path, 0, std::string("cannot open: ") + std::strerror(errno)});
+  std::string text, err;
+  int rc = read_file(path, &text, kMaxConfigBytes, &err);
+  if (rc < 0) {
+    errors->push_back({path, 0, rc == -EINVAL || rc == -EFBIG ? "cannot read: " + err
+                                                              : std::string("cannot open: ") + std::strerror(-rc)});
     return false;
   }
-  std::stringstream buf;
-  buf << in.rdbuf();
-  return parse_config(buf.str(), path, out, errors);
+  return parse_config(text, path, out, errors);
 }
 
 }  // namespace tether

@@ -490,6 +490,13 @@ class NamedTunnels(ProvisionTest):
                    what="the warning at start")
         self.assertNotIn(old, a.log())
 
+    def test_token_file_that_is_a_fifo_never_freezes_the_agent(self):
+        a = self.start_agent()
+        os.mkfifo(self.env_file)
+        _, status = a.request("start drone-7", timeout=10)
+        self.assertIn("%s is not a regular file (a FIFO)" % self.env_file, status)
+        self.assertEqual(a.request("ping", timeout=5)[1], "OK pong")
+
     def test_start_by_name_without_a_token(self):
         a = self.start_agent()
         _, status = a.request("start drone-9")
