@@ -33,6 +33,8 @@ Agent::Agent(uv_loop_t* loop, Config cfg, Options opts)
       opts_(std::move(opts)),
       supervisor_(loop, cfg_, events_,
                   [this](const TunnelSpec& spec, std::string* err) {
+                    std::string stale = stale_env_token(spec.token_env, cfg_.cloudflare.env_file);
+                    if (!stale.empty()) log_warn("tunnel %s: %s", spec.id.c_str(), stale.c_str());
                     return lookup_token(spec.token_env, cfg_.cloudflare.env_file, err);
                   }),
       http_(loop),

@@ -116,6 +116,14 @@ int read_all(int fd, const std::string& path, std::string* out, size_t max_bytes
   return 0;
 }
 
+const char* file_kind(mode_t mode) {
+  if (S_ISDIR(mode)) return "a directory";
+  if (S_ISFIFO(mode)) return "a FIFO";
+  if (S_ISSOCK(mode)) return "a socket";
+  if (S_ISCHR(mode) || S_ISBLK(mode)) return "a device";
+  return "not a plain file";
+}
+
 }  // namespace
 
 void make_parent_dirs(const std::string& path) {
@@ -173,8 +181,22 @@ std::vector<std::string> remove_stale_temps(const std::string& path) {
 }
 
 int read_file(const std::string& path, std::string* out, size_t max_bytes, std::string* err) {
-  int fd = retry_eintr([&] { return open(path.c_str(), O_RDONLY | O_CLOEXEC); });
+  // O_NONBLOCK: opening a FIFO put in the file's place must not wait for a
+  // writer, which would freeze the loop; fstat then refuses it.
+  int fd = retry_eintr([&] { return open(path.c_str(), O_RDONLY | O_CLOEXEC | O_NONBLOCK); });
   if (fd < 0) return fail_errno(err, "open", path);
+  struct stat st;
+  if (fstat(fd, &st) != 0) {
+    int r = fail_errno(err, "stat", path);
+    close(fd);
+    return r;
+  }
+  if (!S_ISREG(st.st_mode)) {
+    close(fd);
+    if (err != nullptr)
+      *err = path + " is not a regular file (" + file_kind(st.st_mode) + "); point the setting to a plain file";
+    return -EINVAL;
+  }
   int r = read_all(fd, path, out, max_bytes, err);
   close(fd);
   return r;

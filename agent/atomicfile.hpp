@@ -31,7 +31,8 @@ int write_file_atomic(const std::string& path, std::string_view content, mode_t 
 std::vector<std::string> remove_stale_temps(const std::string& path);
 
 // The whole file into *out (left alone on failure); a file larger than
-// max_bytes is -EFBIG.
+// max_bytes is -EFBIG, and anything but a regular file (a FIFO, a
+// directory, a device) is -EINVAL without ever blocking.
 int read_file(const std::string& path, std::string* out, size_t max_bytes, std::string* err);
 
 // mkdir -p of the directories leading to `path` (not `path` itself); a

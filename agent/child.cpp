@@ -9,6 +9,7 @@
 #include <csignal>
 #include <cstdlib>
 #include <cstring>
+#include <string_view>
 
 extern char** environ;
 
@@ -193,14 +194,28 @@ std::string signal_name(int signum) {
   return "signal " + std::to_string(signum);
 }
 
-std::vector<std::string> child_environment(const std::vector<std::string>& extra) {
-  static const char* const kDropped[] = {"NOTIFY_SOCKET=", "WATCHDOG_USEC=", "WATCHDOG_PID=", "LISTEN_FDS=",
-                                         "LISTEN_PID=",    "LISTEN_FDNAMES=", "TUNNEL_TOKEN="};
+std::vector<std::string> child_environment(const std::vector<std::string>& extra,
+                                           const std::vector<std::string>& pass) {
+  static const std::vector<std::string> kAllowed = {
+      "PATH",        "HOME",        "LANG",       "LANGUAGE",    "LC_*",       "TZ",
+      "TMPDIR",      "SSL_CERT_FILE", "SSL_CERT_DIR", "HTTP_PROXY", "HTTPS_PROXY", "NO_PROXY",
+      "ALL_PROXY",   "http_proxy",  "https_proxy", "no_proxy",    "all_proxy"};
+  static const std::vector<std::string> kNever = {"NOTIFY_SOCKET", "WATCHDOG_USEC", "WATCHDOG_PID", "LISTEN_FDS",
+                                                  "LISTEN_PID",    "LISTEN_FDNAMES", "TUNNEL_TOKEN"};
+  auto matches = [](const std::vector<std::string>& patterns, std::string_view name) {
+    for (const auto& p : patterns) {
+      bool prefix = !p.empty() && p.back() == '*';
+      if (prefix ? name.substr(0, p.size() - 1) == std::string_view(p).substr(0, p.size() - 1) : name == p)
+        return true;
+    }
+    return false;
+  };
   std::vector<std::string> env;
   for (char** e = environ; *e; ++e) {
-    bool drop = false;
-    for (const char* d : kDropped) drop = drop || std::strncmp(*e, d, std::strlen(d)) == 0;
-    if (!drop) env.emplace_back(*e);
+    std::string_view entry(*e);
+    std::string_view name = entry.substr(0, entry.find('='));
+    if (matches(kNever, name) || !(matches(kAllowed, name) || matches(pass, name))) continue;
+    env.emplace_back(entry);
   }
   env.insert(env.end(), extra.begin(), extra.end());
   return env;

@@ -73,9 +73,14 @@ std::string find_executable(const std::string& name);
 int pick_free_port();
 // "SIGKILL" for 9, "signal 42" for what has no name.
 std::string signal_name(int signum);
-// The environment for children: the agent's own, minus what is meant for
-// the agent alone (systemd's notify and socket variables, any inherited
-// tunnel token), plus `extra`.
-std::vector<std::string> child_environment(const std::vector<std::string>& extra);
+// The environment for children, by allow-list: from the agent's own, only
+// what any program needs (PATH, HOME, locale, TZ, TMPDIR, CA certificates,
+// proxies) and the variables `pass` names ("NAME*": a prefix); then
+// `extra`, which is what tether sets itself (a named child's TUNNEL_TOKEN).
+// Secrets the agent holds (API, bot and other tunnels' tokens) are thus
+// never inherited; systemd's notify and socket variables and an inherited
+// TUNNEL_TOKEN are dropped even when `pass` names them.
+std::vector<std::string> child_environment(const std::vector<std::string>& extra,
+                                           const std::vector<std::string>& pass);
 
 }  // namespace tether

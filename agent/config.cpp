@@ -7,14 +7,18 @@
 #include <cerrno>
 #include <cstdlib>
 #include <cstring>
-#include <fstream>
 #include <functional>
 #include <map>
 #include <set>
 #include <sstream>
 
+#include "atomicfile.hpp"
+
 namespace tether {
 namespace {
+
+// A configuration is a few KiB; a bigger file is not one.
+constexpr size_t kMaxConfigBytes = 1 << 20;
 
 // A setter parses one value into the config and returns "" or what was wrong.
 using Setter = std::function<std::string(Config&, const std::string&)>;
@@ -157,6 +161,17 @@ std::string set_extra_args(std::vector<std::string>* field, const std::string& v
   return "";
 }
 
+std::string set_pass_env(std::vector<std::string>* field, const std::string& v) {
+  std::vector<std::string> names = split_list(v);
+  for (const auto& n : names) {
+    std::string bare = !n.empty() && n.back() == '*' ? n.substr(0, n.size() - 1) : n;
+    if (!valid_env_name(bare))
+      return "'" + n + "' is not a variable name (letters, digits and '_'; a final '*' matches a prefix)";
+  }
+  *field = names;
+  return "";
+}
+
 std::string set_hostname(std::string* field, const std::string& v) {
   if (v.empty()) return "hostname must not be empty";
   for (char c : v)
@@ -202,6 +217,7 @@ const std::map<std::string, std::map<std::string, Setter>>& section_keys() {
               return set_enum(&c.cloudflared.protocol, v, {"auto", "quic", "http2"});
             }},
            {"extra_args", [](Config& c, const std::string& v) { return set_extra_args(&c.cloudflared.extra_args, v); }},
+           {"pass_env", [](Config& c, const std::string& v) { return set_pass_env(&c.cloudflared.pass_env, v); }},
            {"metrics", [](Config& c, const std::string& v) { return set_bool(&c.cloudflared.metrics, v); }},
        }},
       {"watchdog",
@@ -542,14 +558,14 @@ bool parse_config(std::string_view text, const std::string& file, Config* out,
 }
 
 bool load_config(const std::string& path, Config* out, std::vector<ConfigError>* errors) {
-  std::ifstream in(path, std::ios::binary);
-  if (!in) {
-    errors->push_back({path, 0, std::string("cannot open: ") + std::strerror(errno)});
+  std::string text, err;
+  int rc = read_file(path, &text, kMaxConfigBytes, &err);
+  if (rc < 0) {
+    errors->push_back({path, 0, rc == -EINVAL || rc == -EFBIG ? "cannot read: " + err
+                                                              : std::string("cannot open: ") + std::strerror(-rc)});
     return false;
   }
-  std::stringstream buf;
-  buf << in.rdbuf();
-  return parse_config(buf.str(), path, out, errors);
+  return parse_config(text, path, out, errors);
 }
 
 }  // namespace tether

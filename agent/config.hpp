@@ -54,6 +54,9 @@ struct CloudflaredConfig {
   std::string protocol = "auto";
   std::vector<std::string> extra_args;
   bool metrics = true;
+  // Variables of the agent's environment children get besides the fixed
+  // allow-list (child_environment); "NAME*" matches a prefix.
+  std::vector<std::string> pass_env;
 };
 
 struct WatchdogConfig {

@@ -338,6 +338,11 @@ class Provisioner::Job {
       }
     }
     Reply reply = Reply::Ok("provisioned " + name_ + " https://" + host_ + " tunnel=" + tunnel_id_);
+    std::string stale = stale_env_token(token_env_, env_file_);
+    if (!stale.empty()) {
+      log_warn("provision %s: %s", name_.c_str(), stale.c_str());
+      reply.lines.push_back("warning: " + stale);
+    }
     reply.data = {{"name", name_}, {"url", "https://" + host_}, {"tunnel_id", tunnel_id_}};
     succeed(reply);
   }

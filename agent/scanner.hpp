@@ -15,7 +15,8 @@ struct LineInfo {
     registered,     // a connection to the edge is up
     unregistered,   // a connection is down
     shutdown,       // cloudflared began a graceful shutdown
-    unauthorized,   // the edge refuses the tunnel's credentials
+    unauthorized,   // the edge refuses the tunnel's credentials, or (a
+                    // plain line) cloudflared cannot even decode the token
   };
   Kind kind = Kind::none;
   // A zerolog record ("<time> <LVL> <message>"); otherwise a plain line:
@@ -25,9 +26,14 @@ struct LineInfo {
   std::string_view message;  // the record's message and fields, or the whole plain line
   std::string url;
   int conn_index = -1;
+  // "See 'cloudflared tunnel run --help'.": a pointer to the help printed
+  // after the real error, never the explanation itself.
+  bool hint = false;
 
   // ERR/FTL/PNC records and plain lines are what explain a failure.
-  bool is_error() const { return record ? (level == 'E' || level == 'F' || level == 'P') : !message.empty(); }
+  bool is_error() const {
+    return record ? (level == 'E' || level == 'F' || level == 'P') : !message.empty() && !hint;
+  }
 };
 
 LineInfo scan_line(std::string_view line);

@@ -33,6 +33,11 @@ std::string cut(std::string s) {
   return s;
 }
 
+// Why a tunnel whose token is refused is given up, and how to get it back.
+std::string bad_credentials(const std::string& credentials, const std::string& id) {
+  return "bad credentials (" + credentials + "); fix the token, then 'restart " + id + "'";
+}
+
 }  // namespace
 
 Reply no_such_tunnel(const std::string& id) {
@@ -79,6 +84,7 @@ struct Supervisor::Tunnel {
   RestartWindow window;
   std::vector<std::string> first_lines;  // of the current child, to explain an early exit
   std::string last_error, last_exit, credentials;
+  bool token_rejected = false;  // cloudflared could not decode the token: no retry helps
   LogRing logs;
   Timer backoff_timer, health_timer, stable_timer, kill_timer;
   std::vector<Waiter> url_waiters;   // start/restart replies
@@ -178,6 +184,7 @@ void Supervisor::spawn(Tunnel& t, const std::string& reason) {
   t.conns.clear();
   t.first_lines.clear();
   t.credentials.clear();
+  t.token_rejected = false;
   std::string exe = find_executable(cfg_.cloudflared.path);
   std::string err;
   std::vector<std::string> extra_env;
@@ -192,7 +199,7 @@ void Supervisor::spawn(Tunnel& t, const std::string& reason) {
   std::string id = t.spec.id;
   if (err.empty()) {
     child->spawn(
-        command_line(t, exe), child_environment(extra_env),
+        command_line(t, exe), child_environment(extra_env, cfg_.cloudflared.pass_env),
         [this, id](std::string_view line) {
           auto it = tunnels_.find(id);
           if (it != tunnels_.end()) on_line(*it->second, line);
@@ -279,7 +286,8 @@ void Supervisor::on_line(Tunnel& t, std::string_view raw) {
       t.url = info.url;
       ++t.url_changes;
       events_.publish(id, "url", t.url, {{"url", t.url}});
-      if (live && t.state == TunnelState::starting) enter(t, TunnelState::running);
+      if (!live) break;
+      if (t.state == TunnelState::starting) enter(t, TunnelState::running);
       answer_waiters(t, [&] {
         Reply r = Reply::Ok(id + " " + t.url);
         r.data["url"] = t.url;
@@ -313,6 +321,7 @@ void Supervisor::on_line(Tunnel& t, std::string_view raw) {
       break;
     }
     case LineInfo::Kind::unauthorized:
+      if (!info.record) t.token_rejected = true;
       if (!t.credentials.empty()) break;
       t.credentials = cut(std::string(info.message));
       log_warn("tunnel %s: the edge refuses its credentials: %s", id.c_str(), t.credentials.c_str());
@@ -364,6 +373,10 @@ void Supervisor::on_exit(Tunnel& t, int64_t status, int term_signal) {
   if (term_signal) fields["signal"] = signal_name(term_signal);
   else fields["status"] = status;
   events_.publish(id, "exited", t.last_exit, fields);
+  if (t.token_rejected) {
+    give_up(t, bad_credentials(t.credentials, id));
+    return;
+  }
   schedule_respawn(t, t.last_exit);
 }
 
@@ -408,7 +421,7 @@ void Supervisor::unhealthy(Tunnel& t) {
   std::string why = "no registered connection for " + std::to_string(cfg_.watchdog.unhealthy_after_s) + "s";
   if (!t.credentials.empty()) {
     t.after_exit = Tunnel::After::keep;
-    give_up(t, "bad credentials (" + t.credentials + "); fix the token, then 'restart " + t.spec.id + "'");
+    give_up(t, bad_credentials(t.credentials, t.spec.id));
     terminate(t);
     return;
   }
@@ -480,6 +493,10 @@ void Supervisor::restart(const std::string& id, ReplyFn done, const TunnelSpec* 
   }
   t.attempt = 0;
   if (t.child && t.child->running()) {
+    // The reply is about the new child: the old URL and connections die
+    // with the old one.
+    t.url.clear();
+    t.conns.clear();
     t.after_exit = Tunnel::After::respawn;
     t.restart_reason = "restart requested";
     enter(t, TunnelState::stopping);

@@ -41,6 +41,17 @@ std::string lookup_token(const std::string& var, const std::string& env_file, st
   return "";
 }
 
+std::string stale_env_token(const std::string& var, const std::string& env_file) {
+  const char* v = std::getenv(var.c_str());
+  std::string text;
+  if (!v || !*v || read_file(env_file, &text, kMaxFile, nullptr) < 0) return "";
+  auto value = EnvFile::parse(text).get(var);
+  if (!value || value->empty() || *value == v) return "";
+  return "$" + var + " in the agent's environment differs from " + var + " in " + env_file +
+         " and wins over it; remove it from the agent's environment (e.g. its systemd drop-in) and restart "
+         "the agent, or children keep getting the old token";
+}
+
 std::string read_secret_file(const std::string& path, std::string* err) {
   std::string text;
   if (read_file(path, &text, kMaxFile, err) < 0) return "";

@@ -10,6 +10,10 @@ namespace tether {
 // `var` from the environment, else the `var=` line of the env file. Returns
 // "" with *err saying where it looked when there is none.
 std::string lookup_token(const std::string& var, const std::string& env_file, std::string* err);
+// "" or a warning when $var is set and the env file's var= line differs:
+// the environment wins, so a token `provision` wrote there is not the one
+// a child would get (an old token left in a systemd drop-in, say).
+std::string stale_env_token(const std::string& var, const std::string& env_file);
 // The first line of a file holding one secret (an API or bot token file).
 std::string read_secret_file(const std::string& path, std::string* err);
 

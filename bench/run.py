@@ -267,7 +267,9 @@ class Agent(Subject):
         self.state_dir = os.path.join(tempfile.mkdtemp(prefix="tether-bench-state-", dir=TMPFS), "state")
         # max_clients: the provisioning benchmark holds 100 connections at once.
         with open(self.config, "w") as f:
-            f.write("[agent]\nmax_clients = 200\n" + config.replace("@DIR@", self.dir))
+            # pass_env: children get only an allow-list of the environment.
+            f.write("[agent]\nmax_clients = 200\n[cloudflared]\npass_env = FAKE_CF_*\n" +
+                    config.replace("@DIR@", self.dir))
         self.knobs_dir = os.path.join(self.dir, "knobs")
         os.mkdir(self.knobs_dir)
         self.env.update(env or {}, FAKE_CF_KNOBS_DIR=self.knobs_dir)

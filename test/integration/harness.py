@@ -33,6 +33,9 @@ SLOW = 10 if VALGRIND else 1
 SANITIZED = os.environ.get("TETHER_SANITIZED") == "1"
 
 
+PASS_ENV = "pass_env = FAKE_CF_*\n"
+
+
 def wait_until(predicate, timeout=10.0, what="condition", interval=0.01):
     """Poll predicate until it returns something truthy; fail after timeout."""
     deadline = time.monotonic() + timeout * SLOW
@@ -186,6 +189,13 @@ class Agent:
             self.start()
 
     def write_config(self, text):
+        # Children get only an allow-list of the agent's environment: the
+        # fake cloudflared's knobs and test marker must be passed on by name.
+        if "pass_env" not in text:
+            if "[cloudflared]\n" in text:
+                text = text.replace("[cloudflared]\n", "[cloudflared]\n" + PASS_ENV, 1)
+            else:
+                text += "\n[cloudflared]\n" + PASS_ENV
         with open(self.config_path, "w") as f:
             f.write(text)
 

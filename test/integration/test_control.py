@@ -228,6 +228,7 @@ class SocketLifecycle(AgentTest):
     def test_second_agent_refuses_live_socket(self):
         a = self.agent()
         b = self.agent(directory=a.dir, start=False)
+        b.state_dir = os.path.join(a.dir, "state-b")  # the same one would be refused for its lock first
         b.start(wait=False)
         self.assertNotEqual(b.wait(), 0)
         self.assertIn("another tetherd is already answering on %s" % a.socket, b.log())
@@ -292,6 +293,15 @@ class Config(AgentTest):
         r = subprocess.run([TETHERD, "--check-config", "-c", a.config_path], capture_output=True, text=True)
         self.assertEqual(r.returncode, 2)
         self.assertIn("%s:1: [tunnel cam]: missing required key 'port'" % a.config_path, r.stderr)
+
+    def test_config_that_is_not_a_file(self):
+        a = self.agent(start=False)
+        fifo = os.path.join(a.dir, "fifo.ini")
+        os.mkfifo(fifo)
+        for path, kind in ((fifo, "a FIFO"), (a.dir, "a directory")):
+            r = subprocess.run([TETHERD, "--check-config", "-c", path], capture_output=True, text=True, timeout=10)
+            self.assertEqual(r.returncode, 2)
+            self.assertIn("%s: cannot read: %s is not a regular file (%s)" % (path, path, kind), r.stderr)
 
     def test_missing_explicit_config(self):
         r = subprocess.run([TETHERD, "-c", "/nonexistent/t.ini"], capture_output=True, text=True)

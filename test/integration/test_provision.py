@@ -424,6 +424,31 @@ class NamedTunnels(ProvisionTest):
         self.assertNotIn(token, seen)
         self.assertNotIn(API_TOKEN, seen)
 
+    def test_children_get_an_allow_list_of_the_environment(self):
+        other = tunnel_token("0123456789abcdef0123456789abcdef", "6f1e2d3c-4b5a-4978-8695-a4b3c2d1e0f9",
+                             base64.b64encode(b"o" * 32).decode())
+        a = self.start_agent(env={"TETHER_BOT_TOKEN": "123456:bot-secret-abcdefghij", "CF_TUNNEL_TOKEN_OTHER": other,
+                                  "LC_ALL": "C.UTF-8", "HTTPS_PROXY": "http://127.0.0.1:3128",
+                                  "no_proxy": "localhost", "TUNNEL_LOGLEVEL": "debug", "SOME_SETTING": "x",
+                                  "TUNNEL_TOKEN": other})
+        self.assertTrue(a.request("provision drone-7 start")[1].startswith("OK provisioned"))
+        named = wait_until(lambda: a.json("status drone-7")["tunnel"]["pid"], what="drone-7 running")
+        self.assertTrue(a.request("start 8080")[1].startswith("OK 8080"))
+        quick = a.json("status 8080")["tunnel"]["pid"]
+        allowed = {"PATH", "HOME", "LANG", "LANGUAGE", "TZ", "TMPDIR", "SSL_CERT_FILE", "SSL_CERT_DIR",
+                   "HTTP_PROXY", "HTTPS_PROXY", "NO_PROXY", "ALL_PROXY", "http_proxy", "https_proxy", "no_proxy",
+                   "all_proxy"}
+        inherited = {k for k in a.env if k in allowed or k.startswith("LC_") or k.startswith("FAKE_CF_")}
+        self.assertTrue({"LC_ALL", "HTTPS_PROXY", "no_proxy", "PATH"} <= inherited)
+
+        def environ(pid):
+            with open("/proc/%d/environ" % pid, "rb") as f:
+                return dict(e.decode().split("=", 1) for e in f.read().split(b"\0") if e)
+        env = environ(named)
+        self.assertEqual(set(env), inherited | {"TUNNEL_TOKEN"})
+        self.assertEqual(env["TUNNEL_TOKEN"], self.token_of(self.assert_provisioned()))
+        self.assertEqual(set(environ(quick)), inherited)
+
     def test_start_by_name_from_a_section_with_its_own_token_variable(self):
         token = tunnel_token("0123456789abcdef0123456789abcdef", "6f1e2d3c-4b5a-4978-8695-a4b3c2d1e0f9",
                              base64.b64encode(b"s" * 32).decode())
@@ -432,6 +457,45 @@ class NamedTunnels(ProvisionTest):
         _, status = a.request("start cam-7")
         self.assertEqual(status, "OK cam-7 https://cam.example.net")
         self.assertNotIn(token, a.log())
+
+    def test_invalid_token_is_a_credentials_failure_not_a_restart_loop(self):
+        a = self.start_agent("[tunnel cam-7]\ntoken_env = CAM_TOKEN\n", env={"CAM_TOKEN": "not-a-tunnel-token"})
+        c = a.client()
+        c.send("watch\n")
+        c.read_reply()
+        _, status = a.request("start cam-7")
+        self.assertEqual(status, "ERR failed tunnel cam-7 bad credentials (Provided Tunnel token is not valid.); "
+                                 "fix the token, then 'restart cam-7'")
+        seen = []
+        while not any(" failed " in l for l in seen):
+            seen.append(c.read_line(timeout=20))
+        text = "\n".join(seen)
+        self.assertIn(" cam-7 credentials bad credentials: Provided Tunnel token is not valid.", text)
+        self.assertNotIn(" restarted ", text)
+        self.assertNotIn(" backoff ", text)
+        st = a.json("status cam-7")["tunnel"]
+        self.assertEqual((st["state"], st["last_error"], st["credentials_error"]),
+                         ("failed", "Provided Tunnel token is not valid.", "Provided Tunnel token is not valid."))
+
+    def test_stale_token_in_the_environment_is_warned_about(self):
+        old = tunnel_token("0123456789abcdef0123456789abcdef", "6f1e2d3c-4b5a-4978-8695-a4b3c2d1e0f9",
+                           base64.b64encode(b"s" * 32).decode())
+        a = self.start_agent(env={"CF_TUNNEL_TOKEN_DRONE_7": old})
+        lines, status = a.request("provision drone-7 start")
+        self.assertTrue(status.startswith("OK provisioned"), status)
+        warning = ("warning: $CF_TUNNEL_TOKEN_DRONE_7 in the agent's environment differs from CF_TUNNEL_TOKEN_DRONE_7 "
+                   "in %s and wins over it" % self.env_file)
+        self.assertTrue(lines and lines[0].startswith(warning), lines)
+        wait_until(lambda: "tunnel drone-7: $CF_TUNNEL_TOKEN_DRONE_7 in the agent's environment differs" in a.log(),
+                   what="the warning at start")
+        self.assertNotIn(old, a.log())
+
+    def test_token_file_that_is_a_fifo_never_freezes_the_agent(self):
+        a = self.start_agent()
+        os.mkfifo(self.env_file)
+        _, status = a.request("start drone-7", timeout=10)
+        self.assertIn("%s is not a regular file (a FIFO)" % self.env_file, status)
+        self.assertEqual(a.request("ping", timeout=5)[1], "OK pong")
 
     def test_start_by_name_without_a_token(self):
         a = self.start_agent()

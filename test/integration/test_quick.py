@@ -34,6 +34,22 @@ class Start(AgentTest):
         self.assertRegex(cmd[4].decode(), r"^127\.0\.0\.1:\d+$")
         self.assertEqual(cmd[5:7], [b"--url", b"http://localhost:8080"])
 
+    def test_restart_replies_with_the_new_url(self):
+        a = self.agent(FAST)
+        _, first = a.ok("start 8080")
+        old_pid = a.json("status 8080")["tunnel"]["pid"]
+        _, status = a.ok("restart 8080")
+        port, url = status.split()
+        self.assertEqual(port, "8080")
+        self.assertRegex(url, URL)
+        self.assertNotEqual(url, first.split()[1])
+        t = a.json("status 8080")["tunnel"]
+        self.assertEqual(t["url"], url)
+        self.assertNotEqual(t["pid"], old_pid)
+        # Without its URL within start_wait_s, the restart says pending, as start does.
+        a.knobs(8080, no_url=1)
+        self.assertEqual(a.request("restart 8080", timeout=30)[1], "OK 8080 pending")
+
     def test_start_twice(self):
         a = self.agent(FAST)
         _, first = a.ok("start 8080")

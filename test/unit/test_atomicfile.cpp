@@ -262,8 +262,15 @@ TEST_CASE("read_file") {
     CHECK(out == "untouched");
   }
   SECTION("a directory") {
-    CHECK(read_file(dir.path, &out, 10, &err) == -EISDIR);
-    CHECK(err.rfind("read " + dir.path + ": ", 0) == 0);
+    CHECK(read_file(dir.path, &out, 10, &err) == -EINVAL);
+    CHECK(err == dir.path + " is not a regular file (a directory); point the setting to a plain file");
+  }
+  SECTION("a FIFO: refused at once, never waiting for a writer") {
+    std::string fifo = dir.file("fifo");
+    REQUIRE(mkfifo(fifo.c_str(), 0600) == 0);
+    CHECK(read_file(fifo, &out, 10, &err) == -EINVAL);
+    CHECK(err == fifo + " is not a regular file (a FIFO); point the setting to a plain file");
+    CHECK(out == "untouched");
   }
   SECTION("larger than one read") {
     std::string big(100000, 'z');

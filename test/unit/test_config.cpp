@@ -140,7 +140,7 @@ TEST_CASE("unknown key names its line") {
                "backoff_max_ms, max_restarts, restart_window_s, stable_after_s, start_wait_s, "
                "stop_grace_s, unhealthy_after_s)");
   expect_error("[tunnel a]\ntype = quick\nport = 1\ncolour = red\n",
-               "t.ini:4: unknown key 'colour' in [tunnel a] (known: autostart, hostname, port, "
+               "t.ini:4: unknown key 'colour' in [tunnel a] (known: adopt, autostart, hostname, port, "
                "service, token_env, type)");
 }
 
@@ -219,6 +219,17 @@ TEST_CASE("keys that do not fit the tunnel type") {
                "t.ini:4: [tunnel a]: 'hostname' only applies to type = named");
   expect_error("[tunnel a]\ntype = quick\nport = 80\nadopt = true\n",
                "t.ini:4: [tunnel a]: 'adopt' only applies to type = named");
+}
+
+TEST_CASE("pass_env names variables or prefixes") {
+  REQUIRE(parsed("[cloudflared]\npass_env = MY_VAR, TUNNEL_EDGE_*\n").cloudflared.pass_env ==
+          std::vector<std::string>{"MY_VAR", "TUNNEL_EDGE_*"});
+  expect_error("[cloudflared]\npass_env = A-B\n",
+               "t.ini:2: [cloudflared] pass_env: 'A-B' is not a variable name (letters, digits and '_'; a final "
+               "'*' matches a prefix)");
+  expect_error("[cloudflared]\npass_env = *\n",
+               "t.ini:2: [cloudflared] pass_env: '*' is not a variable name (letters, digits and '_'; a final "
+               "'*' matches a prefix)");
 }
 
 TEST_CASE("adopt is a boolean of named tunnels, off by default") {

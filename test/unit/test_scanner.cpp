@@ -119,6 +119,16 @@ TEST_CASE("records and plain lines") {
   REQUIRE_FALSE(scan_line("").is_error());
 }
 
+TEST_CASE("an undecodable token is a credentials error, its help pointer is not the error") {
+  auto info = scan_line("Provided Tunnel token is not valid.");
+  REQUIRE(info.kind == Kind::unauthorized);
+  REQUIRE_FALSE(info.record);
+  REQUIRE(info.is_error());
+  info = scan_line("See 'cloudflared tunnel run --help'.");
+  REQUIRE(info.hint);
+  REQUIRE_FALSE(info.is_error());
+}
+
 TEST_CASE("the URL only from an INF record, exact host") {
   REQUIRE(scan_line("2026-11-22T04:25:02Z INF |  https://a-b-c.trycloudflare.com      |").url ==
           "https://a-b-c.trycloudflare.com");
