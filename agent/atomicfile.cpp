@@ -8,6 +8,7 @@
 #include <cerrno>
 #include <cstdio>
 #include <cstring>
+#include <ctime>
 
 namespace tether {
 namespace {
@@ -136,6 +137,13 @@ int write_file_atomic(const std::string& path, std::string_view content, mode_t 
   // Until the directory is synced, a power cut can still bring back the old
   // entry, or an empty file on some filesystems.
   return sync_dir(dir_of(path), err);
+}
+
+std::string move_aside(const std::string& what, const std::string& path, const std::string& why) {
+  std::string aside = path + ".corrupt-" + std::to_string(time(nullptr));
+  std::string head = what + " " + path + " is unusable (" + why + "); ";
+  if (rename(path.c_str(), aside.c_str()) == 0) return head + "moved it to " + aside;
+  return head + "could not move it aside: " + std::strerror(errno);
 }
 
 int read_file(const std::string& path, std::string* out, size_t max_bytes, std::string* err) {

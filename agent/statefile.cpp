@@ -1,8 +1,8 @@
 #include "statefile.hpp"
 
-#include <dirent.h>
 #include <sys/stat.h>
 
+#include <algorithm>
 #include <cerrno>
 #include <cstdio>
 #include <cstring>
@@ -12,6 +12,7 @@
 
 #include "atomicfile.hpp"
 #include "child.hpp"
+#include "procid.hpp"
 
 namespace tether {
 namespace {
@@ -19,38 +20,7 @@ namespace {
 constexpr int kVersion = 1;
 constexpr size_t kMaxStateFile = 4 << 20;
 
-std::string path_of(const std::string& dir) { return dir + "/state.json"; }
-
-struct ProcStat {
-  char state = 0;
-  int pgrp = 0;
-  uint64_t start_ticks = 0;
-};
-
-// /proc/<pid>/stat: "pid (comm) S ppid pgrp ... starttime(22) ...". comm can
-// hold spaces and parentheses, so fields are counted after the last ')'.
-bool read_proc_stat(int pid, ProcStat* out) {
-  char path[64];
-  snprintf(path, sizeof path, "/proc/%d/stat", pid);
-  std::ifstream in(path);
-  std::string text;
-  if (!in || !std::getline(in, text)) return false;
-  size_t close = text.rfind(')');
-  if (close == std::string::npos) return false;
-  std::vector<std::string> fields;  // fields[0] is field 3 (state)
-  size_t i = close + 2;
-  while (i < text.size()) {
-    size_t sp = text.find(' ', i);
-    if (sp == std::string::npos) sp = text.size();
-    fields.push_back(text.substr(i, sp - i));
-    i = sp + 1;
-  }
-  if (fields.size() < 20) return false;
-  out->state = fields[0].empty() ? 0 : fields[0][0];
-  out->pgrp = std::atoi(fields[2].c_str());
-  out->start_ticks = std::strtoull(fields[19].c_str(), nullptr, 10);
-  return true;
-}
+std::string path_of(const std::string& dir) { return dir + "/" + kStateFile; }
 
 }  // namespace
 
@@ -63,6 +33,7 @@ std::string state_to_json(const std::vector<StateRecord>& records) {
                         {"desired", r.desired},
                         {"pid", r.pid},
                         {"start_ticks", r.start_ticks}};
+    if (!r.boot_id.empty()) t["boot_id"] = r.boot_id;
     if (s.kind == TunnelKind::quick) t["port"] = s.port;
     if (!s.hostname.empty()) t["hostname"] = s.hostname;
     if (!s.token_env.empty()) t["token_env"] = s.token_env;
@@ -109,6 +80,7 @@ bool state_from_json(const std::string& text, std::vector<StateRecord>* out, std
       r.desired = t.value("desired", true);
       r.pid = t.value("pid", 0);
       r.start_ticks = t.value("start_ticks", uint64_t{0});
+      r.boot_id = t.value("boot_id", "");
       if (t.contains("notify")) {
         r.spec.caller.kind = Caller::Kind::telegram;
         r.spec.caller.chat_id = t["notify"].value("telegram_chat_id", int64_t{0});
@@ -130,20 +102,17 @@ std::vector<StateRecord> load_state(const std::string& state_dir, std::string* w
   if (rc == -ENOENT) return {};
   std::vector<StateRecord> records;
   if (rc == 0 && state_from_json(text, &records, &err)) return records;
-  std::string aside = path + ".corrupt-" + std::to_string(time(nullptr));
-  bool moved = rename(path.c_str(), aside.c_str()) == 0;
-  *warning = "state file " + path + " is unusable (" + err + "); " +
-             (moved ? "moved it to " + aside : "could not move it aside: " + std::string(std::strerror(errno))) +
-             " and starting without it";
+  *warning = move_aside("state file", path, err) + " and starting without it";
   return {};
 }
 
-int save_state(const std::string& state_dir, const std::vector<StateRecord>& records, std::string* err) {
+int save_in_state_dir(const std::string& state_dir, const std::string& name, std::string_view content,
+                      std::string* err) {
   if (mkdir(state_dir.c_str(), 0755) != 0 && errno != EEXIST) {
     *err = "cannot create state directory " + state_dir + ": " + std::strerror(errno);
     return -errno;
   }
-  return write_file_atomic(path_of(state_dir), state_to_json(records), 0644, err);
+  return write_file_atomic(state_dir + "/" + name, content, 0644, err);
 }
 
 namespace {
@@ -160,35 +129,12 @@ bool argv0_is_cloudflared(int pid) {
 
 }  // namespace
 
-std::vector<int> group_members(int pgid) {
-  std::vector<int> out;
-  DIR* d = opendir("/proc");
-  if (!d) return out;
-  while (struct dirent* e = readdir(d)) {
-    char* end;
-    long pid = std::strtol(e->d_name, &end, 10);
-    ProcStat st;
-    if (*end || pid <= 0 || !read_proc_stat(static_cast<int>(pid), &st)) continue;
-    if (st.pgrp == pgid && st.state != 'Z' && st.state != 'X') out.push_back(static_cast<int>(pid));
-  }
-  closedir(d);
-  return out;
-}
-
 bool is_our_cloudflared_group(int pgid, uint64_t start_ticks) {
-  if (pgid <= 0) return false;
-  ProcStat leader;
-  if (read_proc_stat(pgid, &leader) && leader.state != 'Z')
-    return leader.start_ticks == start_ticks && argv0_is_cloudflared(pgid);
-  std::vector<int> members = group_members(pgid);
+  std::vector<int> members = own_group_members(pgid, start_ticks);
+  if (std::find(members.begin(), members.end(), pgid) != members.end()) return argv0_is_cloudflared(pgid);
   for (int pid : members)
     if (!argv0_is_cloudflared(pid)) return false;
   return !members.empty();
-}
-
-uint64_t proc_start_ticks(int pid) {
-  ProcStat st;
-  return read_proc_stat(pid, &st) ? st.start_ticks : 0;
 }
 
 }  // namespace tether
