@@ -37,7 +37,7 @@ Agent::Agent(uv_loop_t* loop, Config cfg, Options opts)
                   }),
       http_(loop),
       provisioner_(loop, http_, *this),
-      notifier_(loop, http_, events_),
+      notifier_(loop, http_, events_, cfg_.agent.state_dir),
       commands_(*this),
       control_(loop, commands_, events_),
       sd_(loop),
@@ -309,7 +309,8 @@ void Agent::apply_tunnel_changes(const Config& old_cfg) {
 void Agent::start_telegram() {
   telegram_.reset();
   if (!cfg_.telegram.enabled) return;
-  telegram_ = std::make_unique<TelegramChannel>(loop_, http_, commands_, events_, supervisor_, cfg_.telegram);
+  telegram_ = std::make_unique<TelegramChannel>(loop_, http_, commands_, events_, supervisor_, cfg_.telegram,
+                                                cfg_.agent.state_dir);
   std::string err;
   if (!telegram_->start(&err)) {
     log_error("telegram: %s; the /tunnel channel is off", err.c_str());

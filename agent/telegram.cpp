@@ -32,9 +32,9 @@ std::string tunnel_id_of(const std::string& arg) {
 }  // namespace
 
 TelegramChannel::TelegramChannel(uv_loop_t* loop, Http& http, Commands& commands, EventBus& events,
-                                 Supervisor& supervisor, const TelegramConfig& cfg)
+                                 Supervisor& supervisor, const TelegramConfig& cfg, std::string state_dir)
     : loop_(loop), http_(http), commands_(commands), events_(events), supervisor_(supervisor), cfg_(cfg),
-      retry_(loop) {}
+      state_dir_(std::move(state_dir)), retry_(loop) {}
 
 TelegramChannel::~TelegramChannel() {
   *alive_ = false;
@@ -53,7 +53,8 @@ bool TelegramChannel::start(std::string* err) {
            " or [telegram] bot_token_file" + (err->empty() ? "" : " (" + *err + ")");
     return false;
   }
-  bot_ = std::make_unique<TelegramBot>(loop_, http_, cfg_.api_base, token, "telegram");
+  bot_ = std::make_unique<TelegramBot>(loop_, http_, cfg_.api_base, token, "telegram", state_dir_,
+                                       "outbox-telegram-chat.json");
   event_token_ = events_.subscribe([this](const Event& ev) { on_event(ev); });
   get_me();
   poll();

@@ -27,7 +27,7 @@ namespace tether {
 class TelegramChannel {
  public:
   TelegramChannel(uv_loop_t* loop, Http& http, Commands& commands, EventBus& events, Supervisor& supervisor,
-                  const TelegramConfig& cfg);
+                  const TelegramConfig& cfg, std::string state_dir);
   ~TelegramChannel();
   TelegramChannel(const TelegramChannel&) = delete;
   TelegramChannel& operator=(const TelegramChannel&) = delete;
@@ -53,6 +53,7 @@ class TelegramChannel {
   EventBus& events_;
   Supervisor& supervisor_;
   TelegramConfig cfg_;
+  std::string state_dir_;
   std::unique_ptr<TelegramBot> bot_;
   std::string username_;
   int64_t offset_ = 0;

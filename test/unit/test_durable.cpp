@@ -6,11 +6,76 @@
 
 #include <catch2/catch.hpp>
 #include <csignal>
+#include <filesystem>
 #include <string>
 
+#include "outboxfile.hpp"
 #include "procid.hpp"
+#include "testfiles.hpp"
 
 using namespace tether;
+using tether::test::TempDir;
+
+namespace {
+
+// The names in dir that start with prefix.
+std::vector<std::string> files_like(const std::string& dir, const std::string& prefix) {
+  std::vector<std::string> out;
+  for (const auto& e : std::filesystem::directory_iterator(dir)) {
+    std::string name = e.path().filename().string();
+    if (name.rfind(prefix, 0) == 0) out.push_back(name);
+  }
+  return out;
+}
+
+}  // namespace
+
+TEST_CASE("notices keep their id across a save and a load") {
+  TempDir dir("outbox");
+  std::deque<Notice> q;
+  q.push_back({new_notice_id(), 1000, {{"id", "8080"}, {"url", "https://a.trycloudflare.com"}}});
+  q.push_back({new_notice_id(), 1001, {{"chat_id", -100}, {"text", "x"}}});
+  REQUIRE(q[0].id.size() == 32);
+  REQUIRE(q[0].id != q[1].id);
+  std::string err, warning;
+  REQUIRE(save_notices(dir.path, "outbox-webhook.json", q, &err) == 0);
+  std::deque<Notice> back = load_notices(dir.path, "outbox-webhook.json", &warning);
+  REQUIRE(warning.empty());
+  REQUIRE(back.size() == 2);
+  REQUIRE(back[0].id == q[0].id);
+  REQUIRE(back[0].created == 1000);
+  REQUIRE(back[0].payload == q[0].payload);
+  REQUIRE(back[1].payload["chat_id"] == -100);
+}
+
+TEST_CASE("the outbox keeps the newest notices of the last day") {
+  std::deque<Notice> q;
+  const int64_t now = 10 * kNoticeLifetimeS;
+  for (int i = 0; i < 120; ++i) q.push_back({new_notice_id(), now - 120 + i, {{"n", i}}});
+  q.push_back({new_notice_id(), now - kNoticeLifetimeS - 1, {{"n", "expired"}}});  // a clock jump
+  REQUIRE(prune_notices(&q, now, kOutboxCapacity) == 21);
+  REQUIRE(q.size() == kOutboxCapacity);
+  REQUIRE(q.front().payload["n"] == 20);
+  REQUIRE(q.back().payload["n"] == 119);
+}
+
+TEST_CASE("a corrupt outbox is set aside, never trusted") {
+  TempDir dir("outbox-bad");
+  for (const std::string& bad :
+       {std::string(R"({"version":1,"notices":[{"id":"nothex","created":1,"payload":{}}]})"),
+        std::string(R"({"version":1,"notices":[{"id":"0123456789abcdef0123456789abcdef","created":1,"payload":3}]})"),
+        std::string(R"({"version":1,"notices":{}})"), std::string("{\"version\":1,\"noti")}) {
+    std::deque<Notice> q;
+    std::string err;
+    REQUIRE_FALSE(notices_from_json(bad, &q, &err));
+    REQUIRE_FALSE(err.empty());
+  }
+  test::make_file(dir.file("outbox-webhook.json"), "{\"version\":1,\"noti", 0644);
+  std::string warning;
+  REQUIRE(load_notices(dir.path, "outbox-webhook.json", &warning).empty());
+  REQUIRE(warning.find("outbox " + dir.file("outbox-webhook.json") + " is unusable") == 0);
+  REQUIRE(files_like(dir.path, "outbox-webhook.json.corrupt-").size() == 1);
+}
 
 TEST_CASE("a process group is signalled only through members proven to be its own") {
   pid_t child = fork();

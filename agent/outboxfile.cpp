@@ -1,0 +1,91 @@
+#include "outboxfile.hpp"
+
+#include <cerrno>
+#include <cstdio>
+#include <random>
+
+#include "atomicfile.hpp"
+#include "statefile.hpp"
+
+namespace tether {
+namespace {
+
+constexpr int kVersion = 1;
+constexpr size_t kMaxFile = 4 << 20;
+
+}  // namespace
+
+std::string new_notice_id() {
+  static std::mt19937_64 rng([] {
+    std::random_device rd;
+    return (static_cast<uint64_t>(rd()) << 32) ^ rd();
+  }());
+  char hex[33];
+  snprintf(hex, sizeof hex, "%016llx%016llx", static_cast<unsigned long long>(rng()),
+           static_cast<unsigned long long>(rng()));
+  return hex;
+}
+
+std::string notices_to_json(const std::deque<Notice>& notices) {
+  nlohmann::json list = nlohmann::json::array();
+  for (const auto& n : notices) list.push_back({{"id", n.id}, {"created", n.created}, {"payload", n.payload}});
+  nlohmann::json j = {{"version", kVersion}, {"notices", list}};
+  return j.dump(-1, ' ', false, nlohmann::json::error_handler_t::replace) + "\n";
+}
+
+bool notices_from_json(const std::string& text, std::deque<Notice>* out, std::string* err) {
+  auto j = nlohmann::json::parse(text, nullptr, false);
+  if (j.is_discarded() || !j.is_object()) {
+    *err = "not a JSON object";
+    return false;
+  }
+  if (j.value("version", 0) != kVersion) {
+    *err = "unknown version (expected " + std::to_string(kVersion) + ")";
+    return false;
+  }
+  std::deque<Notice> notices;
+  try {
+    const auto& list = j.at("notices");
+    if (!list.is_array()) throw std::runtime_error("\"notices\" is not an array");
+    for (const auto& n : list) {
+      Notice notice;
+      notice.id = n.at("id").get<std::string>();
+      if (notice.id.size() != 32 || notice.id.find_first_not_of("0123456789abcdef") != std::string::npos)
+        throw std::runtime_error("notice id '" + notice.id + "'");
+      notice.created = n.at("created").get<int64_t>();
+      notice.payload = n.at("payload");
+      if (!notice.payload.is_object()) throw std::runtime_error("payload is not an object");
+      notices.push_back(std::move(notice));
+    }
+  } catch (const std::exception& e) {
+    *err = std::string("bad notice: ") + e.what();
+    return false;
+  }
+  *out = std::move(notices);
+  return true;
+}
+
+size_t prune_notices(std::deque<Notice>* notices, int64_t now, size_t capacity) {
+  size_t before = notices->size();
+  // Not only from the front: the clock of a board without an RTC jumps.
+  for (auto it = notices->begin(); it != notices->end();)
+    it = it->created + kNoticeLifetimeS < now ? notices->erase(it) : it + 1;
+  while (notices->size() > capacity) notices->pop_front();
+  return before - notices->size();
+}
+
+std::deque<Notice> load_notices(const std::string& state_dir, const std::string& file, std::string* warning) {
+  std::string path = state_dir + "/" + file, text, err;
+  int rc = read_file(path, &text, kMaxFile, &err);
+  std::deque<Notice> notices;
+  if (rc == -ENOENT || (rc == 0 && notices_from_json(text, &notices, &err))) return notices;
+  *warning = move_aside("outbox", path, err) + "; its notices are not sent";
+  return {};
+}
+
+int save_notices(const std::string& state_dir, const std::string& file, const std::deque<Notice>& notices,
+                 std::string* err) {
+  return save_in_state_dir(state_dir, file, notices_to_json(notices), err);
+}
+
+}  // namespace tether
