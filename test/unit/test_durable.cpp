@@ -12,6 +12,7 @@
 #include "outboxfile.hpp"
 #include "procid.hpp"
 #include "testfiles.hpp"
+#include "tgoffset.hpp"
 
 using namespace tether;
 using tether::test::TempDir;
@@ -29,6 +30,49 @@ std::vector<std::string> files_like(const std::string& dir, const std::string& p
 }
 
 }  // namespace
+
+TEST_CASE("the Telegram offset and its in-flight commands survive a restart") {
+  TempDir dir("offset");
+  std::string warning, err;
+  REQUIRE(load_offset(dir.path, &warning).offset == 0);
+  REQUIRE(warning.empty());
+  OffsetState state;
+  state.offset = 1001;
+  state.inflight.push_back({1000, -1001234567890, 77, "/tunnel stop 8080"});
+  REQUIRE(save_offset(dir.path, state, &err) == 0);
+  OffsetState back = load_offset(dir.path, &warning);
+  REQUIRE(warning.empty());
+  REQUIRE(back.offset == 1001);
+  REQUIRE(back.inflight.size() == 1);
+  REQUIRE(back.inflight[0].update_id == 1000);
+  REQUIRE(back.inflight[0].chat == -1001234567890);
+  REQUIRE(back.inflight[0].thread == 77);
+  REQUIRE(back.inflight[0].text == "/tunnel stop 8080");
+}
+
+TEST_CASE("a corrupt or truncated offset file is set aside, never trusted") {
+  TempDir dir("offset-bad");
+  std::string full = offset_to_json({42, {{41, 7, 0, "/tunnel killall"}}});
+  for (const std::string& bad : {full.substr(0, full.size() / 2), std::string("garbage"),
+                                 std::string(R"({"version":1,"offset":-5,"inflight":[]})"),
+                                 std::string(R"({"version":1,"offset":"42","inflight":[]})"),
+                                 std::string(R"({"version":9,"offset":42,"inflight":[]})"),
+                                 std::string(R"({"version":1,"offset":42,"inflight":{}})")}) {
+    OffsetState state;
+    std::string err;
+    REQUIRE_FALSE(offset_from_json(bad, &state, &err));
+    REQUIRE_FALSE(err.empty());
+  }
+  test::make_file(dir.file("telegram.offset"), full.substr(0, 20), 0644);
+  std::string warning;
+  OffsetState state = load_offset(dir.path, &warning);
+  REQUIRE(state.offset == 0);
+  REQUIRE(state.inflight.empty());
+  REQUIRE(warning.find("Telegram offset file " + dir.file("telegram.offset") + " is unusable") == 0);
+  REQUIRE(warning.find("moved it to " + dir.file("telegram.offset.corrupt-")) != std::string::npos);
+  REQUIRE(files_like(dir.path, "telegram.offset.corrupt-").size() == 1);
+  REQUIRE_FALSE(std::filesystem::exists(dir.file("telegram.offset")));
+}
 
 TEST_CASE("notices keep their id across a save and a load") {
   TempDir dir("outbox");
