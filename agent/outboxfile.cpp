@@ -1,10 +1,8 @@
 #include "outboxfile.hpp"
 
-#include <cerrno>
 #include <cstdio>
 #include <random>
 
-#include "atomicfile.hpp"
 #include "statefile.hpp"
 
 namespace tether {
@@ -34,15 +32,8 @@ std::string notices_to_json(const std::deque<Notice>& notices) {
 }
 
 bool notices_from_json(const std::string& text, std::deque<Notice>* out, std::string* err) {
-  auto j = nlohmann::json::parse(text, nullptr, false);
-  if (j.is_discarded() || !j.is_object()) {
-    *err = "not a JSON object";
-    return false;
-  }
-  if (j.value("version", 0) != kVersion) {
-    *err = "unknown version (expected " + std::to_string(kVersion) + ")";
-    return false;
-  }
+  nlohmann::json j;
+  if (!parse_versioned(text, kVersion, &j, err)) return false;
   std::deque<Notice> notices;
   try {
     const auto& list = j.at("notices");
@@ -75,12 +66,12 @@ size_t prune_notices(std::deque<Notice>* notices, int64_t now, size_t capacity) 
 }
 
 std::deque<Notice> load_notices(const std::string& state_dir, const std::string& file, std::string* warning) {
-  std::string path = state_dir + "/" + file, text, err;
-  int rc = read_file(path, &text, kMaxFile, &err);
   std::deque<Notice> notices;
-  if (rc == -ENOENT || (rc == 0 && notices_from_json(text, &notices, &err))) return notices;
-  *warning = move_aside("outbox", path, err) + "; its notices are not sent";
-  return {};
+  load_from_state_dir(
+      state_dir, file, "outbox", kMaxFile,
+      [&](const std::string& text, std::string* err) { return notices_from_json(text, &notices, err); }, warning);
+  if (!warning->empty()) *warning += "; its notices are not sent";
+  return notices;
 }
 
 int save_notices(const std::string& state_dir, const std::string& file, const std::deque<Notice>& notices,

@@ -6,12 +6,10 @@
 #include <cerrno>
 #include <cstdio>
 #include <cstring>
-#include <ctime>
 #include <fstream>
 #include <nlohmann/json.hpp>
 
 #include "atomicfile.hpp"
-#include "child.hpp"
 #include "procid.hpp"
 
 namespace tether {
@@ -19,8 +17,6 @@ namespace {
 
 constexpr int kVersion = 1;
 constexpr size_t kMaxStateFile = 4 << 20;
-
-std::string path_of(const std::string& dir) { return dir + "/" + kStateFile; }
 
 }  // namespace
 
@@ -46,15 +42,8 @@ std::string state_to_json(const std::vector<StateRecord>& records) {
 }
 
 bool state_from_json(const std::string& text, std::vector<StateRecord>* out, std::string* err) {
-  auto j = nlohmann::json::parse(text, nullptr, false);
-  if (j.is_discarded() || !j.is_object()) {
-    *err = "not a JSON object";
-    return false;
-  }
-  if (j.value("version", 0) != kVersion) {
-    *err = "unknown version (expected " + std::to_string(kVersion) + ")";
-    return false;
-  }
+  nlohmann::json j;
+  if (!parse_versioned(text, kVersion, &j, err)) return false;
   auto tunnels = j.find("tunnels");
   if (tunnels == j.end() || !tunnels->is_array()) {
     *err = "no \"tunnels\" array";
@@ -97,13 +86,37 @@ bool state_from_json(const std::string& text, std::vector<StateRecord>* out, std
 }
 
 std::vector<StateRecord> load_state(const std::string& state_dir, std::string* warning) {
-  std::string path = path_of(state_dir), text, err;
-  int rc = read_file(path, &text, kMaxStateFile, &err);
-  if (rc == -ENOENT) return {};
   std::vector<StateRecord> records;
-  if (rc == 0 && state_from_json(text, &records, &err)) return records;
-  *warning = move_aside("state file", path, err) + " and starting without it";
-  return {};
+  load_from_state_dir(
+      state_dir, kStateFile, "state file", kMaxStateFile,
+      [&](const std::string& text, std::string* err) { return state_from_json(text, &records, err); }, warning);
+  if (!warning->empty()) *warning += " and starting without it";
+  return records;
+}
+
+bool load_from_state_dir(const std::string& state_dir, const std::string& name, const std::string& what,
+                         size_t max_bytes, const std::function<bool(const std::string&, std::string*)>& parse,
+                         std::string* warning) {
+  std::string path = state_dir + "/" + name, text, err;
+  int rc = read_file(path, &text, max_bytes, &err);
+  if (rc == -ENOENT) return false;
+  if (rc == 0 && parse(text, &err)) return true;
+  *warning = move_aside(what, path, err);
+  return false;
+}
+
+bool parse_versioned(const std::string& text, int version, nlohmann::json* out, std::string* err) {
+  auto j = nlohmann::json::parse(text, nullptr, false);
+  if (j.is_discarded() || !j.is_object()) {
+    *err = "not a JSON object";
+    return false;
+  }
+  if (j.value("version", 0) != version) {
+    *err = "unknown version (expected " + std::to_string(version) + ")";
+    return false;
+  }
+  *out = std::move(j);
+  return true;
 }
 
 int save_in_state_dir(const std::string& state_dir, const std::string& name, std::string_view content,

@@ -7,6 +7,8 @@
 #include <sys/types.h>
 
 #include <cstdint>
+#include <functional>
+#include <nlohmann/json.hpp>
 #include <string>
 #include <string_view>
 #include <vector>
@@ -36,6 +38,16 @@ constexpr const char* kStateFile = "state.json";
 // needed, then the file replaced atomically (write_file_atomic).
 int save_in_state_dir(const std::string& state_dir, const std::string& name, std::string_view content,
                       std::string* err);
+// And read this way: a missing file is a fresh start (parse is not called,
+// false is returned); one that cannot be read, or that parse (text -> false
+// with its *err) rejects, is moved aside and described in *warning, naming
+// it as `what`. True once parse has accepted the text.
+bool load_from_state_dir(const std::string& state_dir, const std::string& name, const std::string& what,
+                         size_t max_bytes, const std::function<bool(const std::string&, std::string*)>& parse,
+                         std::string* warning);
+// The JSON object of a file with a "version" key: false with *err for
+// anything else, or for another version.
+bool parse_versioned(const std::string& text, int version, nlohmann::json* out, std::string* err);
 
 // Whether the process group a previous agent recorded (in this boot) is
 // still its cloudflared: the leader has the recorded start time and an

@@ -1,9 +1,7 @@
 #include "tgoffset.hpp"
 
-#include <cerrno>
 #include <nlohmann/json.hpp>
 
-#include "atomicfile.hpp"
 #include "statefile.hpp"
 
 namespace tether {
@@ -24,15 +22,8 @@ std::string offset_to_json(const OffsetState& state) {
 }
 
 bool offset_from_json(const std::string& text, OffsetState* out, std::string* err) {
-  auto j = nlohmann::json::parse(text, nullptr, false);
-  if (j.is_discarded() || !j.is_object()) {
-    *err = "not a JSON object";
-    return false;
-  }
-  if (j.value("version", 0) != kVersion) {
-    *err = "unknown version (expected " + std::to_string(kVersion) + ")";
-    return false;
-  }
+  nlohmann::json j;
+  if (!parse_versioned(text, kVersion, &j, err)) return false;
   OffsetState state;
   try {
     state.offset = j.at("offset").get<int64_t>();
@@ -56,13 +47,12 @@ bool offset_from_json(const std::string& text, OffsetState* out, std::string* er
 }
 
 OffsetState load_offset(const std::string& state_dir, std::string* warning) {
-  std::string path = state_dir + "/" + kName, text, err;
-  int rc = read_file(path, &text, kMaxFile, &err);
   OffsetState state;
-  if (rc == -ENOENT || (rc == 0 && offset_from_json(text, &state, &err))) return state;
-  *warning = move_aside("Telegram offset file", path, err) +
-             "; updates Telegram still holds may be handed out again";
-  return {};
+  load_from_state_dir(
+      state_dir, kName, "Telegram offset file", kMaxFile,
+      [&](const std::string& text, std::string* err) { return offset_from_json(text, &state, err); }, warning);
+  if (!warning->empty()) *warning += "; updates Telegram still holds may be handed out again";
+  return state;
 }
 
 int save_offset(const std::string& state_dir, const OffsetState& state, std::string* err) {

@@ -83,7 +83,6 @@ class PidReuse(AgentTest):
         # with the same start time. Only the boot id tells them apart.
         impostor = self.impostor_at(300)
         a = self.agent(CONFIG, start=False)
-        os.makedirs(a.state_dir)
         entry = {"id": "8080", "kind": "quick", "port": 8080, "desired": True, "pid": impostor.pid,
                  "start_ticks": start_ticks(impostor.pid)}
         for boot, signalled in (("00000000-0000-4000-8000-000000000000", False), (None, True)):
@@ -92,8 +91,7 @@ class PidReuse(AgentTest):
             else:
                 with open("/proc/sys/kernel/random/boot_id") as f:
                     entry["boot_id"] = f.read().strip()
-            with open(os.path.join(a.state_dir, "state.json"), "w") as f:
-                json.dump({"version": 1, "tunnels": [entry]}, f)
+            a.put_state_file("state.json", json.dumps({"version": 1, "tunnels": [entry]}))
             a.start()
             wait_until(lambda: a.json("status 8080").get("tunnel", {}).get("state") == "running",
                        what="8080 restored:\n" + a.log())
