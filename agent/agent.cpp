@@ -9,6 +9,7 @@
 
 #include "atomicfile.hpp"
 #include "log.hpp"
+#include "procid.hpp"
 #include "tokens.hpp"
 #include "version.hpp"
 
@@ -39,12 +40,13 @@ Agent::Agent(uv_loop_t* loop, Config cfg, Options opts)
                   }),
       http_(loop),
       provisioner_(loop, http_, *this),
-      notifier_(loop, http_, events_),
+      notifier_(loop, http_, events_, cfg_.agent.state_dir),
       commands_(*this),
       control_(loop, commands_, events_),
       sd_(loop),
       state_timer_(loop),
       reap_timer_(loop),
+      boot_id_(boot_id()),
       started_ns_(uv_hrtime()) {
   supervisor_.on_change([this] { state_changed(); });
   events_.subscribe([this](const Event&) { publish_status(); });
@@ -102,11 +104,18 @@ void Agent::restore() {
   std::vector<StateRecord> orphans;
   for (auto& r : records) {
     if (r.desired) restoring_.push_back(r);
-    if (r.pid && is_our_cloudflared_group(r.pid, r.start_ticks)) {
+    if (!r.pid) continue;
+    // After a reboot the pid and even the start time can come back, for
+    // another process: a board boots the same way every time.
+    if (!r.boot_id.empty() && r.boot_id != boot_id_) {
+      log_info("tunnel %s: pid %d was recorded before a reboot; not signalling it", r.spec.id.c_str(), r.pid);
+      continue;
+    }
+    if (is_our_cloudflared_group(r.pid, r.start_ticks)) {
       log_warn("tunnel %s: stopping cloudflared process group %d left by a previous agent", r.spec.id.c_str(),
                r.pid);
-      kill(-r.pid, SIGTERM);
-      kill(-r.pid, SIGCONT);
+      signal_own_group(r.pid, r.start_ticks, SIGTERM);
+      signal_own_group(r.pid, r.start_ticks, SIGCONT);
       orphans.push_back(r);
     }
   }
@@ -125,7 +134,7 @@ void Agent::reap(std::vector<StateRecord> orphans) {
 void Agent::poll_orphans() {
   std::vector<StateRecord> left;
   for (auto& o : orphans_)
-    if (!group_members(o.pid).empty()) left.push_back(o);
+    if (!own_group_members(o.pid, o.start_ticks).empty()) left.push_back(o);
   orphans_ = std::move(left);
   if (orphans_.empty()) {
     auto records = std::move(restoring_);
@@ -134,7 +143,7 @@ void Agent::poll_orphans() {
     return;
   }
   if (uv_now(loop_) - reap_started_ms_ >= static_cast<uint64_t>(cfg_.watchdog.stop_grace_s) * 1000)
-    for (auto& o : orphans_) kill(-o.pid, SIGKILL);
+    for (auto& o : orphans_) signal_own_group(o.pid, o.start_ticks, SIGKILL);
   reap_timer_.start(kReapPollMs, [this] { poll_orphans(); });
 }
 
@@ -311,7 +320,8 @@ void Agent::apply_tunnel_changes(const Config& old_cfg) {
 void Agent::start_telegram() {
   telegram_.reset();
   if (!cfg_.telegram.enabled) return;
-  telegram_ = std::make_unique<TelegramChannel>(loop_, http_, commands_, events_, supervisor_, cfg_.telegram);
+  telegram_ = std::make_unique<TelegramChannel>(loop_, http_, commands_, events_, supervisor_, cfg_.telegram,
+                                                cfg_.agent.state_dir);
   std::string err;
   if (!telegram_->start(&err)) {
     log_error("telegram: %s; the /tunnel channel is off", err.c_str());
@@ -346,11 +356,18 @@ void Agent::save_state_now() {
   for (auto& o : records) o.desired = false;
   for (const auto& r : restoring_) records.push_back(r);
   supervisor_.for_each([&](const TunnelSpec& spec, bool desired, int pid, uint64_t ticks) {
-    records.push_back({spec, desired, pid, ticks});
+    records.push_back({spec, desired, pid, ticks, boot_id_});
   });
+  // Flash wears: a burst of changes that ends where it began (a child that
+  // exited and was replaced before the write) writes nothing.
+  std::string text = state_to_json(records);
+  if (text == saved_state_) return;
   std::string err;
-  if (save_state(cfg_.agent.state_dir, records, &err) < 0)
+  if (save_in_state_dir(cfg_.agent.state_dir, kStateFile, text, &err) < 0) {
     log_error("cannot save the state file (the previous one is kept): %s", err.c_str());
+    return;
+  }
+  saved_state_ = std::move(text);
 }
 
 void Agent::shutdown() {

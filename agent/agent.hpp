@@ -91,6 +91,8 @@ class Agent {
   std::vector<StateRecord> orphans_;  // still being reaped: kept in the state file
   std::vector<StateRecord> restoring_;
   uint64_t reap_started_ms_ = 0;
+  std::string boot_id_;
+  std::string saved_state_;  // what the state file holds, so as not to write it again
   uint64_t started_ns_;
   bool stopping_ = false;
   int exit_code_ = 0;

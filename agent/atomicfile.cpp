@@ -9,6 +9,7 @@
 #include <cerrno>
 #include <cstdio>
 #include <cstring>
+#include <ctime>
 
 namespace tether {
 namespace {
@@ -178,6 +179,13 @@ std::vector<std::string> remove_stale_temps(const std::string& path) {
   }
   closedir(d);
   return removed;
+}
+
+std::string move_aside(const std::string& what, const std::string& path, const std::string& why) {
+  std::string aside = path + ".corrupt-" + std::to_string(time(nullptr));
+  std::string head = what + " " + path + " is unusable (" + why + "); ";
+  if (rename(path.c_str(), aside.c_str()) == 0) return head + "moved it to " + aside;
+  return head + "could not move it aside: " + std::strerror(errno);
 }
 
 int read_file(const std::string& path, std::string* out, size_t max_bytes, std::string* err) {

@@ -39,6 +39,12 @@ int read_file(const std::string& path, std::string* out, size_t max_bytes, std::
 // failure is left for the caller's next step on `path` to report.
 void make_parent_dirs(const std::string& path);
 
+// A file that cannot be trusted (corrupt, truncated, unreadable) is renamed
+// to "<path>.corrupt-<unix time>" so that it is neither used nor lost, and
+// the returned sentence says so: "<what> <path> is unusable (<why>); moved it
+// to <aside>", or why it could not be moved.
+std::string move_aside(const std::string& what, const std::string& path, const std::string& why);
+
 // Test seam: the calls of write_file_atomic whose failures (a full disk, a
 // dying SD card) a test cannot arrange for real. Tests swap them and put the
 // saved copy back; they default to the system calls.

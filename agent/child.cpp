@@ -83,13 +83,21 @@ int Child::spawn(const std::vector<std::string>& argv, const std::vector<std::st
     return rc;
   }
   pid_ = h->pid;
+  // Still ours: libuv reaps it only from the loop, which has not run since.
+  leader_ = PidFd(pid_);
+  start_ticks_ = proc_start_ticks(pid_);
   uv_read_start(out_.pipe.stream(), on_alloc, on_read);
   uv_read_start(err_.pipe.stream(), on_alloc, on_read);
   return 0;
 }
 
 void Child::signal_group(int signum) {
-  if (pid_ > 0) kill(-pid_, signum);
+  if (pid_ <= 0) return;
+  // A pidfd that still reaches the leader (a zombie included) proves it
+  // unreaped; without pidfds, the exit callback not having run does.
+  int r = leader_.signal(0);
+  if (r == 0 || (r == -ENOSYS && !exited_)) kill(-pid_, signum);
+  else signal_own_group(pid_, start_ticks_, signum);
 }
 
 void Child::exited(uv_process_t* h, int64_t status, int term_signal) {
@@ -100,6 +108,7 @@ void Child::exited(uv_process_t* h, int64_t status, int term_signal) {
   self->signal_ = term_signal;
   // Whatever else is left in the group (a grandchild) would be an orphan.
   self->signal_group(SIGKILL);
+  self->leader_ = PidFd();
   self->proc_.reset();
   self->drain_.start(kDrainMs, [self] {
     self->close_stream(self->out_);

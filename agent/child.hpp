@@ -15,6 +15,7 @@
 #include <vector>
 
 #include "linesplit.hpp"
+#include "procid.hpp"
 #include "uvpp.hpp"
 
 namespace tether {
@@ -38,8 +39,12 @@ class Child {
             ExitFn on_exit, std::string* err);
 
   int pid() const { return pid_; }
+  // The child's start time (/proc/PID/stat), for the state file.
+  uint64_t start_ticks() const { return start_ticks_; }
   bool running() const { return pid_ > 0 && !exited_; }
   // Sends signum to the child's whole process group (grandchildren too).
+  // While the leader is unreaped its number cannot be reused and the group
+  // is signalled at once; after, only the members proven to be ours are.
   void signal_group(int signum);
 
  private:
@@ -61,6 +66,8 @@ class Child {
   LineFn on_line_;
   ExitFn on_exit_;
   int pid_ = 0;
+  uint64_t start_ticks_ = 0;
+  PidFd leader_;
   bool exited_ = false;
   int64_t status_ = 0;
   int signal_ = 0;

@@ -10,7 +10,6 @@
 namespace tether {
 namespace {
 
-constexpr size_t kQueue = 100;
 constexpr long kTimeoutMs = 15000;
 
 }  // namespace
@@ -24,7 +23,8 @@ std::string notice_kind(const Event& ev) {
   return "";
 }
 
-Notifier::Notifier(uv_loop_t* loop, Http& http, EventBus& events) : loop_(loop), http_(http), events_(events) {
+Notifier::Notifier(uv_loop_t* loop, Http& http, EventBus& events, std::string state_dir)
+    : loop_(loop), http_(http), events_(events), state_dir_(std::move(state_dir)) {
   char name[256] = "";
   gethostname(name, sizeof name - 1);
   host_ = name;
@@ -34,10 +34,13 @@ Notifier::Notifier(uv_loop_t* loop, Http& http, EventBus& events) : loop_(loop),
 Notifier::~Notifier() { events_.unsubscribe(token_); }
 
 void Notifier::configure(const NotifyConfig& cfg) {
-  if (cfg.webhook != webhook_url_) {
-    webhook_url_ = cfg.webhook;
-    webhook_.reset(webhook_url_.empty() ? nullptr : new Outbox(loop_, http_, "notify webhook", kQueue));
-  }
+  // A new URL takes the queue along: requests are built at each attempt.
+  webhook_url_ = cfg.webhook;
+  if (webhook_url_.empty()) webhook_.reset();
+  else if (!webhook_)
+    webhook_ = std::make_unique<Outbox>(loop_, http_, "notify webhook",
+                                        [this](const Notice& n) { return webhook_request(n); }, state_dir_,
+                                        "outbox-webhook.json");
   std::string token;
   if (!cfg.telegram_bot_token_env.empty()) {
     const char* t = std::getenv(cfg.telegram_bot_token_env.c_str());
@@ -49,14 +52,17 @@ void Notifier::configure(const NotifyConfig& cfg) {
   if (key != telegram_key_) {
     telegram_key_ = key;
     chat_id_ = cfg.telegram_chat_id;
-    telegram_.reset(key.empty() ? nullptr
-                                : new TelegramBot(loop_, http_, cfg.telegram_api_base, token, "notify telegram"));
+    // The old outbox saves its queue as it goes; the new one reads it.
+    telegram_.reset();
+    if (!key.empty())
+      telegram_ = std::make_unique<TelegramBot>(loop_, http_, cfg.telegram_api_base, token, "notify telegram",
+                                                state_dir_, "outbox-notify-telegram.json");
   }
 }
 
 void Notifier::shutdown() {
   size_t left = (webhook_ ? webhook_->queued() : 0) + (telegram_ ? telegram_->outbox().queued() : 0);
-  if (left) log_warn("notify: %zu notices still queued at shutdown are dropped", left);
+  if (left) log_info("notify: %zu notices still queued are kept for the next start", left);
   webhook_.reset();
   telegram_.reset();
   webhook_url_.clear();
@@ -78,18 +84,24 @@ void Notifier::send(const std::string& notice, const Event& ev, const std::strin
     nlohmann::json body = ev.json();
     body["notice"] = notice;
     body["host"] = host_;
-    HttpRequest req;
-    req.method = "POST";
-    req.url = webhook_url_;
-    req.headers = {"Content-Type: application/json"};
-    req.body = body.dump(-1, ' ', false, nlohmann::json::error_handler_t::replace);
-    req.timeout_ms = kTimeoutMs;
-    webhook_->push(req);
+    webhook_->push(std::move(body));
   }
   if (telegram_) {
     std::string header = "<b>" + html_escape(host_) + "</b> tunnel <b>" + html_escape(ev.id) + "</b>";
     telegram_->send(telegram_chat(chat_id_), 0, header, html_escape(text));
   }
+}
+
+HttpRequest Notifier::webhook_request(const Notice& n) const {
+  nlohmann::json body = n.payload;
+  body["event_id"] = n.id;
+  HttpRequest req;
+  req.method = "POST";
+  req.url = webhook_url_;
+  req.headers = {"Content-Type: application/json", "Idempotency-Key: " + n.id};
+  req.body = body.dump(-1, ' ', false, nlohmann::json::error_handler_t::replace);
+  req.timeout_ms = kTimeoutMs;
+  return req;
 }
 
 }  // namespace tether

@@ -1,7 +1,10 @@
 // Notifications to people: when a quick tunnel gets a new URL, when a
 // tunnel gives up, and when one keeps crashing, a JSON POST to [notify]
 // webhook and/or a Telegram message to [notify] telegram_chat_id. Sent
-// through bounded outboxes on the shared curl layer, never blocking.
+// through bounded outboxes on the shared curl layer, never blocking, kept in
+// state_dir across restarts. Each webhook body carries a stable "event_id",
+// also sent as the Idempotency-Key header, so that a receiver can drop the
+// duplicate a retried delivery may cause.
 #pragma once
 
 #include <uv.h>
@@ -19,13 +22,13 @@ namespace tether {
 
 class Notifier {
  public:
-  Notifier(uv_loop_t* loop, Http& http, EventBus& events);
+  Notifier(uv_loop_t* loop, Http& http, EventBus& events, std::string state_dir);
   ~Notifier();
 
   // (Re)reads [notify]: at start and after every reload.
   void configure(const NotifyConfig& cfg);
-  // Drops what is still queued (agent shutdown: the tunnels had their grace
-  // period to get notices out).
+  // Agent shutdown: what is still queued stays on disk for the next start;
+  // nothing waits for an endpoint.
   void shutdown();
 
   const Outbox* webhook() const { return webhook_.get(); }
@@ -34,11 +37,13 @@ class Notifier {
  private:
   void on_event(const Event& ev);
   void send(const std::string& notice, const Event& ev, const std::string& text);
+  HttpRequest webhook_request(const Notice& n) const;
 
   uv_loop_t* loop_;
   Http& http_;
   EventBus& events_;
   uint64_t token_ = 0;
+  std::string state_dir_;
   std::string host_;
   std::string webhook_url_, telegram_key_, chat_id_;
   std::unique_ptr<Outbox> webhook_;

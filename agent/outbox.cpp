@@ -1,5 +1,6 @@
 #include "outbox.hpp"
 
+#include <ctime>
 #include <nlohmann/json.hpp>
 #include <random>
 
@@ -10,7 +11,6 @@
 namespace tether {
 namespace {
 
-constexpr int kMaxAttempts = 6;
 constexpr uint64_t kRetryInitialMs = 1000;
 constexpr uint64_t kRetryMaxMs = 60000;
 
@@ -24,34 +24,55 @@ uint64_t asked_wait_ms(const HttpResponse& r) {
   return h == r.headers.end() ? 0 : std::strtoull(h->second.c_str(), nullptr, 10) * 1000;
 }
 
+int64_t now_s() { return static_cast<int64_t>(time(nullptr)); }
+
 }  // namespace
 
-Outbox::Outbox(uv_loop_t* loop, Http& http, std::string name, size_t capacity)
-    : loop_(loop), http_(http), name_(std::move(name)), capacity_(capacity), retry_(loop) {}
+Outbox::Outbox(uv_loop_t* loop, Http& http, std::string name, Build build, std::string state_dir, std::string file)
+    : loop_(loop), http_(http), name_(std::move(name)), build_(std::move(build)), state_dir_(std::move(state_dir)),
+      file_(std::move(file)), retry_(loop), save_timer_(loop) {
+  if (state_dir_.empty()) return;
+  std::string warning;
+  queue_ = load_notices(state_dir_, file_, &warning);
+  if (!warning.empty()) log_error("%s: %s", name_.c_str(), warning.c_str());
+  if (queue_.empty()) return;
+  log_info("%s: %zu notices left by the previous run, sending them first", name_.c_str(), queue_.size());
+  next();
+}
 
 Outbox::~Outbox() {
   if (http_id_) http_.cancel(http_id_);
+  if (save_timer_.active()) save_now();
 }
 
-void Outbox::push(HttpRequest req, Result on_result) {
-  // The message being sent (front, when busy) is never the one dropped.
-  if (queue_.size() >= capacity_ && queue_.size() > (busy_ ? 1u : 0u)) {
+std::string Outbox::push(nlohmann::json payload) {
+  // The notice being sent (front, when busy) is never the one dropped.
+  if (queue_.size() >= kOutboxCapacity && queue_.size() > (busy_ ? 1u : 0u)) {
     queue_.erase(queue_.begin() + (busy_ ? 1 : 0));
     ++dropped_;
-    log_warn("%s: queue full (%zu), dropped the oldest message", name_.c_str(), capacity_);
+    log_warn("%s: queue full (%zu), dropped the oldest notice", name_.c_str(), kOutboxCapacity);
   }
-  queue_.push_back({std::move(req), std::move(on_result)});
+  queue_.push_back({new_notice_id(), now_s(), std::move(payload)});
+  changed();
+  std::string id = queue_.back().id;
   if (!busy_) next();
+  return id;
 }
 
 void Outbox::next() {
+  if (size_t expired = prune_notices(&queue_, now_s(), kOutboxCapacity)) {
+    dropped_ += expired;
+    log_warn("%s: %zu notices expired unsent (older than %llds)", name_.c_str(), expired,
+             static_cast<long long>(kNoticeLifetimeS));
+    changed();
+  }
   if (queue_.empty()) {
     busy_ = false;
     return;
   }
   busy_ = true;
   ++attempts_;
-  http_id_ = http_.fetch(queue_.front().req, [this](HttpResponse r) {
+  http_id_ = http_.fetch(build_(queue_.front()), [this](HttpResponse r) {
     http_id_ = 0;
     on_reply(r);
   });
@@ -60,7 +81,7 @@ void Outbox::next() {
 void Outbox::on_reply(const HttpResponse& r) {
   bool ok = r.status >= 200 && r.status < 300;
   bool transient = r.status == 0 || r.status == 429 || r.status >= 500;
-  if (!ok && transient && attempts_ < kMaxAttempts) {
+  if (!ok && transient) {
     uint64_t wait = r.status == 429 ? asked_wait_ms(r) : 0;
     if (!wait) {
       static std::minstd_rand rng(std::random_device{}());
@@ -76,14 +97,24 @@ void Outbox::on_reply(const HttpResponse& r) {
     ++sent_;
   } else {
     ++failed_;
-    log_warn("%s: giving up on a message after %d attempts (%s)", name_.c_str(), attempts_,
-             r.status ? ("HTTP " + std::to_string(r.status)).c_str() : r.error.c_str());
+    log_warn("%s: notice %s refused after %d attempts (HTTP %d); not retried", name_.c_str(),
+             queue_.front().id.c_str(), attempts_, r.status);
   }
   attempts_ = 0;
-  Item done = std::move(queue_.front());
   queue_.pop_front();
-  if (done.on_result) done.on_result(r);
+  changed();
   next();
+}
+
+void Outbox::changed() {
+  if (!state_dir_.empty() && !save_timer_.active()) save_timer_.start(0, [this] { save_now(); });
+}
+
+void Outbox::save_now() {
+  save_timer_.stop();
+  std::string err;
+  if (save_notices(state_dir_, file_, queue_, &err) < 0)
+    log_error("%s: cannot save the outbox (the previous one is kept): %s", name_.c_str(), err.c_str());
 }
 
 }  // namespace tether

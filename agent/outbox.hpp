@@ -1,8 +1,11 @@
-// Messages to one HTTP endpoint (a webhook, a Telegram bot): sent one at a
+// Notices to one HTTP endpoint (a webhook, a Telegram bot): sent one at a
 // time and in order through the shared curl layer, retried with backoff
-// when the endpoint is down or busy, never blocking anything. The queue is
-// bounded: when it is full the oldest message is dropped (and counted), so
-// a long outage costs a fixed amount of memory.
+// while the endpoint is down or busy, never blocking anything. The queue is
+// bounded (the oldest notice goes when it is full) and, given a state_dir,
+// kept on disk (outboxfile.hpp) whenever it changes, so what is queued when
+// the agent stops or dies is sent after its restart: delivery is at least
+// once, in order. A transient failure (network, 429, 5xx) is retried until
+// the notice expires; any other reply is final.
 #pragma once
 
 #include <uv.h>
@@ -13,22 +16,25 @@
 #include <string>
 
 #include "http.hpp"
+#include "outboxfile.hpp"
 #include "uvpp.hpp"
 
 namespace tether {
 
 class Outbox {
  public:
-  // Called with each final reply (after retries), for the caller to read
-  // what came back (e.g. a Telegram message id).
-  using Result = std::function<void(const HttpResponse&)>;
+  // Turns a notice into its request; called at each attempt.
+  using Build = std::function<HttpRequest(const Notice&)>;
 
-  Outbox(uv_loop_t* loop, Http& http, std::string name, size_t capacity);
+  // file: the name in state_dir; with an empty state_dir, nothing is kept.
+  Outbox(uv_loop_t* loop, Http& http, std::string name, Build build, std::string state_dir = "",
+         std::string file = "");
   ~Outbox();
   Outbox(const Outbox&) = delete;
   Outbox& operator=(const Outbox&) = delete;
 
-  void push(HttpRequest req, Result on_result = nullptr);
+  // Queues a notice with a fresh id; returns the id.
+  std::string push(nlohmann::json payload);
 
   uint64_t sent() const { return sent_; }
   uint64_t failed() const { return failed_; }
@@ -36,22 +42,22 @@ class Outbox {
   size_t queued() const { return queue_.size(); }
 
  private:
-  struct Item {
-    HttpRequest req;
-    Result on_result;
-  };
   void next();
   void on_reply(const HttpResponse& r);
+  void changed();
+  void save_now();
 
   uv_loop_t* loop_;
   Http& http_;
   std::string name_;
-  size_t capacity_;
-  std::deque<Item> queue_;
+  Build build_;
+  std::string state_dir_, file_;
+  std::deque<Notice> queue_;
   bool busy_ = false;
   int attempts_ = 0;
   uint64_t http_id_ = 0;
   Timer retry_;
+  Timer save_timer_;  // coalesces the writes of one loop turn
   uint64_t sent_ = 0, failed_ = 0, dropped_ = 0;
 };
 

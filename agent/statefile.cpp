@@ -1,55 +1,22 @@
 #include "statefile.hpp"
 
-#include <dirent.h>
 #include <sys/stat.h>
 
+#include <algorithm>
 #include <cerrno>
 #include <cstdio>
 #include <cstring>
-#include <ctime>
 #include <fstream>
 #include <nlohmann/json.hpp>
 
 #include "atomicfile.hpp"
-#include "child.hpp"
+#include "procid.hpp"
 
 namespace tether {
 namespace {
 
 constexpr int kVersion = 1;
 constexpr size_t kMaxStateFile = 4 << 20;
-
-
-struct ProcStat {
-  char state = 0;
-  int pgrp = 0;
-  uint64_t start_ticks = 0;
-};
-
-// /proc/<pid>/stat: "pid (comm) S ppid pgrp ... starttime(22) ...". comm can
-// hold spaces and parentheses, so fields are counted after the last ')'.
-bool read_proc_stat(int pid, ProcStat* out) {
-  char path[64];
-  snprintf(path, sizeof path, "/proc/%d/stat", pid);
-  std::ifstream in(path);
-  std::string text;
-  if (!in || !std::getline(in, text)) return false;
-  size_t close = text.rfind(')');
-  if (close == std::string::npos) return false;
-  std::vector<std::string> fields;  // fields[0] is field 3 (state)
-  size_t i = close + 2;
-  while (i < text.size()) {
-    size_t sp = text.find(' ', i);
-    if (sp == std::string::npos) sp = text.size();
-    fields.push_back(text.substr(i, sp - i));
-    i = sp + 1;
-  }
-  if (fields.size() < 20) return false;
-  out->state = fields[0].empty() ? 0 : fields[0][0];
-  out->pgrp = std::atoi(fields[2].c_str());
-  out->start_ticks = std::strtoull(fields[19].c_str(), nullptr, 10);
-  return true;
-}
 
 }  // namespace
 
@@ -62,6 +29,7 @@ std::string state_to_json(const std::vector<StateRecord>& records) {
                         {"desired", r.desired},
                         {"pid", r.pid},
                         {"start_ticks", r.start_ticks}};
+    if (!r.boot_id.empty()) t["boot_id"] = r.boot_id;
     if (s.kind == TunnelKind::quick) t["port"] = s.port;
     if (!s.hostname.empty()) t["hostname"] = s.hostname;
     if (!s.token_env.empty()) t["token_env"] = s.token_env;
@@ -74,15 +42,8 @@ std::string state_to_json(const std::vector<StateRecord>& records) {
 }
 
 bool state_from_json(const std::string& text, std::vector<StateRecord>* out, std::string* err) {
-  auto j = nlohmann::json::parse(text, nullptr, false);
-  if (j.is_discarded() || !j.is_object()) {
-    *err = "not a JSON object";
-    return false;
-  }
-  if (j.value("version", 0) != kVersion) {
-    *err = "unknown version (expected " + std::to_string(kVersion) + ")";
-    return false;
-  }
+  nlohmann::json j;
+  if (!parse_versioned(text, kVersion, &j, err)) return false;
   auto tunnels = j.find("tunnels");
   if (tunnels == j.end() || !tunnels->is_array()) {
     *err = "no \"tunnels\" array";
@@ -108,6 +69,7 @@ bool state_from_json(const std::string& text, std::vector<StateRecord>* out, std
       r.desired = t.value("desired", true);
       r.pid = t.value("pid", 0);
       r.start_ticks = t.value("start_ticks", uint64_t{0});
+      r.boot_id = t.value("boot_id", "");
       if (t.contains("notify")) {
         r.spec.caller.kind = Caller::Kind::telegram;
         r.spec.caller.chat_id = t["notify"].value("telegram_chat_id", int64_t{0});
@@ -123,28 +85,49 @@ bool state_from_json(const std::string& text, std::vector<StateRecord>* out, std
   return true;
 }
 
-std::string state_file_path(const std::string& state_dir) { return state_dir + "/state.json"; }
+std::string state_file_path(const std::string& state_dir) { return state_dir + "/" + kStateFile; }
 
 std::vector<StateRecord> load_state(const std::string& state_dir, std::string* warning) {
-  std::string path = state_file_path(state_dir), text, err;
-  int rc = read_file(path, &text, kMaxStateFile, &err);
-  if (rc == -ENOENT) return {};
   std::vector<StateRecord> records;
-  if (rc == 0 && state_from_json(text, &records, &err)) return records;
-  std::string aside = path + ".corrupt-" + std::to_string(time(nullptr));
-  bool moved = rename(path.c_str(), aside.c_str()) == 0;
-  *warning = "state file " + path + " is unusable (" + err + "); " +
-             (moved ? "moved it to " + aside : "could not move it aside: " + std::string(std::strerror(errno))) +
-             " and starting without it";
-  return {};
+  load_from_state_dir(
+      state_dir, kStateFile, "state file", kMaxStateFile,
+      [&](const std::string& text, std::string* err) { return state_from_json(text, &records, err); }, warning);
+  if (!warning->empty()) *warning += " and starting without it";
+  return records;
 }
 
-int save_state(const std::string& state_dir, const std::vector<StateRecord>& records, std::string* err) {
+bool load_from_state_dir(const std::string& state_dir, const std::string& name, const std::string& what,
+                         size_t max_bytes, const std::function<bool(const std::string&, std::string*)>& parse,
+                         std::string* warning) {
+  std::string path = state_dir + "/" + name, text, err;
+  int rc = read_file(path, &text, max_bytes, &err);
+  if (rc == -ENOENT) return false;
+  if (rc == 0 && parse(text, &err)) return true;
+  *warning = move_aside(what, path, err);
+  return false;
+}
+
+bool parse_versioned(const std::string& text, int version, nlohmann::json* out, std::string* err) {
+  auto j = nlohmann::json::parse(text, nullptr, false);
+  if (j.is_discarded() || !j.is_object()) {
+    *err = "not a JSON object";
+    return false;
+  }
+  if (j.value("version", 0) != version) {
+    *err = "unknown version (expected " + std::to_string(version) + ")";
+    return false;
+  }
+  *out = std::move(j);
+  return true;
+}
+
+int save_in_state_dir(const std::string& state_dir, const std::string& name, std::string_view content,
+                      std::string* err) {
   if (mkdir(state_dir.c_str(), 0755) != 0 && errno != EEXIST) {
     *err = "cannot create state directory " + state_dir + ": " + std::strerror(errno);
     return -errno;
   }
-  return write_file_atomic(state_file_path(state_dir), state_to_json(records), 0644, err);
+  return write_file_atomic(state_dir + "/" + name, content, 0644, err);
 }
 
 namespace {
@@ -161,35 +144,12 @@ bool argv0_is_cloudflared(int pid) {
 
 }  // namespace
 
-std::vector<int> group_members(int pgid) {
-  std::vector<int> out;
-  DIR* d = opendir("/proc");
-  if (!d) return out;
-  while (struct dirent* e = readdir(d)) {
-    char* end;
-    long pid = std::strtol(e->d_name, &end, 10);
-    ProcStat st;
-    if (*end || pid <= 0 || !read_proc_stat(static_cast<int>(pid), &st)) continue;
-    if (st.pgrp == pgid && st.state != 'Z' && st.state != 'X') out.push_back(static_cast<int>(pid));
-  }
-  closedir(d);
-  return out;
-}
-
 bool is_our_cloudflared_group(int pgid, uint64_t start_ticks) {
-  if (pgid <= 0) return false;
-  ProcStat leader;
-  if (read_proc_stat(pgid, &leader) && leader.state != 'Z')
-    return leader.start_ticks == start_ticks && argv0_is_cloudflared(pgid);
-  std::vector<int> members = group_members(pgid);
+  std::vector<int> members = own_group_members(pgid, start_ticks);
+  if (std::find(members.begin(), members.end(), pgid) != members.end()) return argv0_is_cloudflared(pgid);
   for (int pid : members)
     if (!argv0_is_cloudflared(pid)) return false;
   return !members.empty();
-}
-
-uint64_t proc_start_ticks(int pid) {
-  ProcStat st;
-  return read_proc_stat(pid, &st) ? st.start_ticks : 0;
 }
 
 }  // namespace tether

@@ -7,7 +7,10 @@
 #include <sys/types.h>
 
 #include <cstdint>
+#include <functional>
+#include <nlohmann/json.hpp>
 #include <string>
+#include <string_view>
 #include <vector>
 
 #include "supervisor.hpp"
@@ -17,8 +20,9 @@ namespace tether {
 struct StateRecord {
   TunnelSpec spec;
   bool desired = true;       // false while being stopped: reap, do not restore
-  int pid = 0;               // the child (and its process group), 0 if none
+  int pid = 0;               // the last child (and its process group), 0 if none
   uint64_t start_ticks = 0;  // /proc/<pid>/stat starttime, against pid reuse
+  std::string boot_id;       // start times compare within one boot only
 };
 
 std::string state_to_json(const std::vector<StateRecord>& records);
@@ -31,16 +35,27 @@ std::string state_file_path(const std::string& state_dir);
 // unreadable or corrupt one is renamed aside (state.json.corrupt-<time>),
 // reported in *warning, and also treated as empty: never fatal.
 std::vector<StateRecord> load_state(const std::string& state_dir, std::string* warning);
-int save_state(const std::string& state_dir, const std::vector<StateRecord>& records, std::string* err);
+constexpr const char* kStateFile = "state.json";
+// Every file in state_dir is written this way: the directory is created if
+// needed, then the file replaced atomically (write_file_atomic).
+int save_in_state_dir(const std::string& state_dir, const std::string& name, std::string_view content,
+                      std::string* err);
+// And read this way: a missing file is a fresh start (parse is not called,
+// false is returned); one that cannot be read, or that parse (text -> false
+// with its *err) rejects, is moved aside and described in *warning, naming
+// it as `what`. True once parse has accepted the text.
+bool load_from_state_dir(const std::string& state_dir, const std::string& name, const std::string& what,
+                         size_t max_bytes, const std::function<bool(const std::string&, std::string*)>& parse,
+                         std::string* warning);
+// The JSON object of a file with a "version" key: false with *err for
+// anything else, or for another version.
+bool parse_versioned(const std::string& text, int version, nlohmann::json* out, std::string* err);
 
-// Whether the process group a previous agent recorded is still its
-// cloudflared: the leader has the recorded start time and an argv[0] named
-// cloudflared, or the leader is gone and every process left in the group is
-// a cloudflared. Guards against killing whatever reused the pid.
+// Whether the process group a previous agent recorded (in this boot) is
+// still its cloudflared: the leader has the recorded start time and an
+// argv[0] named cloudflared, or the leader is gone and every process left in
+// the group started after it and is a cloudflared. Guards against killing
+// whatever reused the pid.
 bool is_our_cloudflared_group(int pgid, uint64_t start_ticks);
-// Live (non-zombie) processes in process group pgid.
-std::vector<int> group_members(int pgid);
-// The start time of a process in clock ticks since boot (0 if unknown).
-uint64_t proc_start_ticks(int pid);
 
 }  // namespace tether

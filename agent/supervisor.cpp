@@ -9,7 +9,6 @@
 #include "log.hpp"
 #include "logring.hpp"
 #include "scanner.hpp"
-#include "statefile.hpp"
 #include "uvpp.hpp"
 
 namespace tether {
@@ -76,7 +75,8 @@ struct Supervisor::Tunnel {
   std::string url;               // quick: the current child's URL
   std::vector<int> conns;        // registered connIndex values
   uint64_t started_ms = 0;       // uv_now() at spawn
-  uint64_t start_ticks = 0;      // /proc start time of the child, for the state file
+  int pid = 0;                   // of the last child, dead or alive, for the state file
+  uint64_t start_ticks = 0;      // its /proc start time
   int restarts = 0;
   int attempt = 0;               // backoff attempt since the last stable run
   uint64_t url_changes = 0;
@@ -222,7 +222,8 @@ void Supervisor::spawn(Tunnel& t, const std::string& reason) {
   t.child = std::move(child);
   t.started_ms = uv_now(loop_);
   int pid = t.child->pid();
-  t.start_ticks = proc_start_ticks(pid);
+  t.pid = pid;
+  t.start_ticks = t.child->start_ticks();
   if (reason.empty()) {
     events_.publish(id, "starting", "pid " + std::to_string(pid), {{"pid", pid}});
   } else {
@@ -343,7 +344,6 @@ void Supervisor::on_exit(Tunnel& t, int64_t status, int term_signal) {
   t.health_timer.stop();
   t.stable_timer.stop();
   t.kill_timer.stop();
-  changed();  // the pid is gone
 
   switch (t.after_exit) {
     case Tunnel::After::remove:
@@ -557,8 +557,9 @@ void Supervisor::check_shutdown_done() {
 void Supervisor::for_each(const RecordFn& fn) const {
   for (const auto& kv : tunnels_) {
     const Tunnel& t = *kv.second;
-    bool alive = t.child && t.child->running();
-    fn(t.spec, t.after_exit != Tunnel::After::remove, alive ? t.child->pid() : 0, alive ? t.start_ticks : 0);
+    // A dead child's pid stays: its start time tells it from a reuse, and
+    // not writing the exit saves the flash one write per crash.
+    fn(t.spec, t.after_exit != Tunnel::After::remove, t.pid, t.start_ticks);
   }
 }
 

@@ -81,13 +81,13 @@ class Supervisor {
   int pid(const std::string& id) const;
   std::vector<std::string> ids() const;
 
-  // For the state file: every tunnel with its child's pid and start time;
-  // desired is false for a tunnel being stopped for good.
+  // For the state file: every tunnel with its last child's pid and start
+  // time; desired is false for a tunnel being stopped for good.
   using RecordFn = std::function<void(const TunnelSpec& spec, bool desired, int pid, uint64_t start_ticks)>;
   void for_each(const RecordFn& fn) const;
 
-  // Called whenever the set of tunnels or a child's pid changes (the state
-  // file listens).
+  // Called whenever the set of tunnels changes or a child is spawned (the
+  // state file listens).
   void on_change(std::function<void()> fn) { on_change_ = std::move(fn); }
 
  private:

@@ -1,5 +1,6 @@
 #include "telegram.hpp"
 
+#include <algorithm>
 #include <cstdlib>
 #include <random>
 
@@ -28,11 +29,12 @@ std::string tunnel_id_of(const std::string& arg) {
 }  // namespace
 
 TelegramChannel::TelegramChannel(uv_loop_t* loop, Http& http, Commands& commands, EventBus& events,
-                                 Supervisor& supervisor, const TelegramConfig& cfg)
+                                 Supervisor& supervisor, const TelegramConfig& cfg, std::string state_dir)
     : loop_(loop), http_(http), commands_(commands), events_(events), supervisor_(supervisor), cfg_(cfg),
-      retry_(loop) {}
+      state_dir_(std::move(state_dir)), save_timer_(loop), retry_(loop) {}
 
 TelegramChannel::~TelegramChannel() {
+  if (save_timer_.active()) save_offset_now();
   *alive_ = false;
   if (poll_id_) http_.cancel(poll_id_);
   if (me_id_) http_.cancel(me_id_);
@@ -49,7 +51,13 @@ bool TelegramChannel::start(std::string* err) {
            " or [telegram] bot_token_file" + (err->empty() ? "" : " (" + *err + ")");
     return false;
   }
-  bot_ = std::make_unique<TelegramBot>(loop_, http_, cfg_.api_base, token, "telegram");
+  bot_ = std::make_unique<TelegramBot>(loop_, http_, cfg_.api_base, token, "telegram", state_dir_,
+                                       "outbox-telegram-chat.json");
+  std::string warning;
+  OffsetState saved = load_offset(state_dir_, &warning);
+  if (!warning.empty()) log_error("telegram: %s", warning.c_str());
+  offset_ = saved.offset;
+  report_interrupted(saved.inflight);
   event_token_ = events_.subscribe([this](const Event& ev) { on_event(ev); });
   get_me();
   poll();
@@ -119,7 +127,7 @@ void TelegramChannel::on_poll(const HttpResponse& r) {
     // Telegram forgets updates below the next offset: none comes twice.
     if (id < offset_) continue;
     offset_ = id + 1;
-    if (json_field(update, "message").is_object()) handle(json_field(update, "message"));
+    if (json_field(update, "message").is_object()) handle(id, json_field(update, "message"));
   }
   poll();
 }
@@ -131,7 +139,27 @@ bool TelegramChannel::allowed(int64_t chat, int64_t user) const {
   return in(cfg_.allowed_chat_ids, chat) && in(cfg_.allowed_user_ids, user);
 }
 
-void TelegramChannel::handle(const json& message) {
+// A command that was being carried out when the agent died may be what
+// killed it; running it again could also undo what the operator did since.
+// Its chat is told instead.
+void TelegramChannel::report_interrupted(const std::vector<InflightCommand>& interrupted) {
+  if (interrupted.empty()) return;
+  for (const auto& c : interrupted) {
+    log_warn("telegram: '%s' from chat %lld was interrupted by an agent restart; not repeated", c.text.c_str(),
+             static_cast<long long>(c.chat));
+    bot_->send(json(c.chat), c.thread, "<b>not repeated</b>",
+               html_escape(c.text + " was interrupted by an agent restart; not repeated"));
+  }
+  save_offset_now();
+}
+
+void TelegramChannel::save_offset_now() {
+  save_timer_.stop();
+  std::string err;
+  if (save_offset(state_dir_, {offset_, inflight_}, &err) < 0) log_error("telegram: cannot save the offset: %s", err.c_str());
+}
+
+void TelegramChannel::handle(int64_t update_id, const json& message) {
   int64_t chat = id_of(message, "chat"), user = id_of(message, "from");
   int64_t thread = json_int(message, "message_thread_id");
   std::string text = json_string(message, "text");
@@ -163,14 +191,24 @@ void TelegramChannel::handle(const json& message) {
     awaiting_start_.insert(pending);
     bot_->send(to, thread, "<b>starting " + html_escape(req.args[0]) + "</b>", html_escape("its URL follows"));
   }
+  // On disk before it runs: after a crash this update is neither handed out
+  // again by Telegram nor run again from here.
+  std::string command = "/tunnel " + req.verb;
+  for (const auto& a : req.args) command += " " + a;
+  inflight_.push_back({update_id, chat, thread, command});
+  save_offset_now();
   Caller caller;
   caller.kind = Caller::Kind::telegram;
   caller.chat_id = chat;
   caller.thread_id = thread;
   std::weak_ptr<bool> alive = alive_;
-  commands_.dispatch(req, caller, [this, alive, to, thread, req, pending](Reply r) {
+  commands_.dispatch(req, caller, [this, alive, to, thread, req, pending, update_id](Reply r) {
     if (alive.expired()) return;
     if (!pending.empty()) awaiting_start_.erase(pending);
+    inflight_.erase(std::remove_if(inflight_.begin(), inflight_.end(),
+                                   [update_id](const InflightCommand& c) { return c.update_id == update_id; }),
+                    inflight_.end());
+    if (!save_timer_.active()) save_timer_.start(0, [this] { save_offset_now(); });
     ChatText t = chat_reply(req, r);
     bot_->send(to, thread, t.header, t.body);
   });

@@ -3,7 +3,9 @@
 // started from a chat report their URL changes, crashes and give-up there.
 // One getUpdates long poll is outstanding at a time, so an idle agent makes
 // one request per poll_timeout_s; failures back off (up to a minute) and
-// polling never stops, however long the network is down.
+// polling never stops, however long the network is down. The offset and the
+// commands being carried out are kept in state_dir (tgoffset.hpp): nothing
+// runs twice across a crash.
 #pragma once
 
 #include <uv.h>
@@ -20,6 +22,7 @@
 #include "http.hpp"
 #include "supervisor.hpp"
 #include "telegram_bot.hpp"
+#include "tgoffset.hpp"
 #include "uvpp.hpp"
 
 namespace tether {
@@ -27,7 +30,7 @@ namespace tether {
 class TelegramChannel {
  public:
   TelegramChannel(uv_loop_t* loop, Http& http, Commands& commands, EventBus& events, Supervisor& supervisor,
-                  const TelegramConfig& cfg);
+                  const TelegramConfig& cfg, std::string state_dir);
   ~TelegramChannel();
   TelegramChannel(const TelegramChannel&) = delete;
   TelegramChannel& operator=(const TelegramChannel&) = delete;
@@ -43,7 +46,9 @@ class TelegramChannel {
   void poll();
   void on_poll(const HttpResponse& r);
   void retry_later(uint64_t ms);
-  void handle(const nlohmann::json& message);
+  void handle(int64_t update_id, const nlohmann::json& message);
+  void report_interrupted(const std::vector<InflightCommand>& interrupted);
+  void save_offset_now();
   void on_event(const Event& ev);
   bool allowed(int64_t chat, int64_t user) const;
 
@@ -53,9 +58,12 @@ class TelegramChannel {
   EventBus& events_;
   Supervisor& supervisor_;
   TelegramConfig cfg_;
+  std::string state_dir_;
   std::unique_ptr<TelegramBot> bot_;
   std::string username_;
   int64_t offset_ = 0;
+  std::vector<InflightCommand> inflight_;
+  Timer save_timer_;  // coalesces the saves after commands finish
   uint64_t poll_id_ = 0, me_id_ = 0;
   int failures_ = 0;
   Timer retry_;

@@ -8,18 +8,30 @@
 namespace tether {
 namespace {
 
-constexpr size_t kQueue = 100;
 constexpr long kTimeoutMs = 15000;
 
 }  // namespace
 
 TelegramBot::TelegramBot(uv_loop_t* loop, Http& http, const std::string& api_base, const std::string& token,
-                         const std::string& name)
-    : outbox_(loop, http, name, kQueue) {
+                         const std::string& name, const std::string& state_dir, const std::string& outbox_file)
+    : base_(bot_base(api_base, token)),
+      outbox_(loop, http, name, [this](const Notice& n) { return request(n); }, state_dir, outbox_file) {}
+
+std::string TelegramBot::bot_base(const std::string& api_base, const std::string& token) {
   secret_add(token);
-  base_ = api_base;
-  while (!base_.empty() && base_.back() == '/') base_.pop_back();
-  base_ += "/bot" + token + "/";
+  std::string base = api_base;
+  while (!base.empty() && base.back() == '/') base.pop_back();
+  return base + "/bot" + token + "/";
+}
+
+HttpRequest TelegramBot::request(const Notice& n) const {
+  HttpRequest req;
+  req.method = "POST";
+  req.url = url("sendMessage");
+  req.headers = {"Content-Type: application/json"};
+  req.body = n.payload.dump(-1, ' ', false, nlohmann::json::error_handler_t::replace);
+  req.timeout_ms = kTimeoutMs;
+  return req;
 }
 
 std::string TelegramBot::url(const std::string& method) const { return base_ + method; }
@@ -30,13 +42,7 @@ void TelegramBot::send(const nlohmann::json& chat, int64_t thread, const std::st
     nlohmann::json msg = {{"chat_id", chat}, {"text", text}, {"parse_mode", "HTML"},
                           {"link_preview_options", {{"is_disabled", true}}}};
     if (thread) msg["message_thread_id"] = thread;
-    HttpRequest req;
-    req.method = "POST";
-    req.url = url("sendMessage");
-    req.headers = {"Content-Type: application/json"};
-    req.body = msg.dump(-1, ' ', false, nlohmann::json::error_handler_t::replace);
-    req.timeout_ms = kTimeoutMs;
-    outbox_.push(req);
+    outbox_.push(std::move(msg));
   }
 }
 

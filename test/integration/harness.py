@@ -8,6 +8,7 @@ poll on an observable condition, never a sleep that hopes.
 
 import json
 import os
+import re
 import sys
 import urllib.request
 import shutil
@@ -282,6 +283,13 @@ class Agent:
                     out.append(f.read().decode("utf-8", "replace"))
         return "".join(out)
 
+    def put_state_file(self, name, text):
+        """A file in the state directory, as a previous agent (or a dying
+        disk) left it."""
+        os.makedirs(self.state_dir, exist_ok=True)
+        with open(os.path.join(self.state_dir, name), "w") as f:
+            f.write(text)
+
     def knobs(self, key, **values):
         """Per-tunnel behaviour of the fake cloudflared, read at each spawn."""
         with open(os.path.join(self.knobs_dir, str(key)), "w") as f:
@@ -357,6 +365,14 @@ class AgentTest(unittest.TestCase):
         self.agents.append(a)
         self.markers.add(a.marker)
         return a
+
+    def assertSetAside(self, agent, what, name):
+        """A state file the agent refused: reported naming it, and renamed."""
+        self.assertRegex(agent.log(), r"%s .*/%s is unusable \(.+\); moved it to .*/%s\.corrupt-\d+"
+                         % (what, re.escape(name), re.escape(name)))
+        aside = [n for n in os.listdir(agent.state_dir) if n.startswith(name + ".corrupt-")]
+        self.assertEqual(len(aside), 1, aside)
+        self.assertFalse(os.path.exists(os.path.join(agent.state_dir, name)))
 
     def _cleanup(self):
         for a in self.agents:

@@ -116,8 +116,8 @@ class Notifications(AgentTest):
         self.hook = self.fake("fake_webhook.py")
         self.tg = self.fake("fake_telegram.py", "--token", BOT_TOKEN)
 
-    def notify_agent(self, watchdog=""):
-        a = self.agent(start=False, config=None)
+    def notify_agent(self, watchdog="", directory=None, marker=None):
+        a = self.agent(start=False, config=None, directory=directory, marker=marker)
         a.write_config("""
 [watchdog]
 backoff_initial_ms = 50
@@ -209,6 +209,53 @@ telegram_api_base = %s
         self.assertEqual(a.request("ping")[1], "OK pong")
         self.hook.admin("down", {"down": False})
         self.assertTrue(any(l.startswith('tether_notifications_sent_total{channel="webhook"}') for l in lines))
+
+    def test_a_notice_queued_before_kill9_is_delivered_after_the_restart_with_its_id(self):
+        self.hook.admin("down", {"down": True, "mode": "close"})
+        a = self.notify_agent()
+        url = a.ok("start 8080")[1].split()[1]
+        attempt = self.received(1)[0]
+        event_id = attempt["body"]["event_id"]
+        self.assertRegex(event_id, r"^[0-9a-f]{32}$")
+        self.assertEqual(attempt["headers"]["Idempotency-Key"], event_id)
+        outbox = os.path.join(a.state_dir, "outbox-webhook.json")
+        wait_until(lambda: os.path.exists(outbox) and event_id in open(outbox).read(), what="the outbox on disk")
+        with open(outbox) as f:
+            self.assertNotIn(BOT_TOKEN, f.read())
+        a.kill()
+        self.hook.admin("down", {"down": False})
+        b = self.notify_agent(directory=a.dir, marker=a.marker)
+        delivered = wait_until(lambda: [p for p in self.hook.admin("received")["received"]
+                                        if p["status"] == 200 and p["body"]["url"] == url],
+                               what="the notice delivered after the restart")[0]
+        self.assertEqual(delivered["body"]["event_id"], event_id)
+        self.assertEqual(delivered["headers"]["Idempotency-Key"], event_id)
+        self.assertEqual((delivered["body"]["notice"], delivered["body"]["id"]), ("url", "8080"))
+        self.assertIn("1 notices left by the previous run", b.log())
+        wait_until(lambda: event_id not in open(outbox).read(), what="the outbox emptied")
+
+    def test_notices_queued_at_shutdown_are_kept_in_order(self):
+        self.hook.admin("down", {"down": True, "mode": "close"})
+        a = self.notify_agent()
+        urls = [a.ok("start %d" % port)[1].split()[1] for port in (8080, 8081)]
+        self.assertEqual(a.stop(), 0)
+        self.assertIn("notices still queued are kept for the next start", a.log())
+        self.hook.admin("down", {"down": False})
+        self.hook.admin("clear", {})
+        b = self.notify_agent(directory=a.dir, marker=a.marker)
+        posts = self.received(2)
+        self.assertEqual([p["body"]["url"] for p in posts[:2]], urls)
+        self.assertEqual(len({p["body"]["event_id"] for p in posts[:2]}), 2)
+        b.ok("killall")
+
+    def test_a_corrupt_outbox_is_set_aside(self):
+        a = self.agent(start=False)
+        a.put_state_file("outbox-webhook.json", '{"version":1,"notices":[{"id":"x"')
+        b = self.notify_agent(directory=a.dir, marker=a.marker)
+        self.assertSetAside(b, "outbox", "outbox-webhook.json")
+        self.assertIn("its notices are not sent", b.log())
+        b.ok("start 8080")
+        self.assertEqual(self.received(1)[0]["body"]["id"], "8080")
 
 
 class Metrics(AgentTest):

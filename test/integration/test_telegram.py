@@ -1,12 +1,13 @@
 """The Telegram control channel against the local fake Bot API."""
 
+import json
 import os
 import re
 import signal
 import time
 
 import promparse
-from harness import AgentTest, main, wait_until
+from harness import AgentTest, alive, main, wait_until
 
 BOT = "424242:telegram-bot-token-xyzzy0123"
 GROUP, USER, THREAD = -1001234567890, 7, 77
@@ -18,20 +19,21 @@ class TelegramTest(AgentTest):
         super().setUp()
         self.tg = self.fake("fake_telegram.py", "--token", BOT, "--bot-username", "tether_test_bot")
 
-    def tg_agent(self, poll=2, extra="", directory=None, marker=None, env=None):
+    def tg_agent(self, poll=2, extra="", directory=None, marker=None, env=None, watchdog=""):
         a = self.agent(start=False, config=None, directory=directory, marker=marker, env=env)
         a.write_config("""
 [watchdog]
 backoff_initial_ms = 50
 backoff_max_ms = 100
 start_wait_s = 10
+%s
 [telegram]
 bot_token_env = TETHER_BOT
 allowed_chat_ids = %d, %d
 allowed_user_ids = %d
 api_base = %s
 poll_timeout_s = %d
-""" % (GROUP, PRIVATE, USER, self.tg.base, poll) + extra)
+""" % (watchdog, GROUP, PRIVATE, USER, self.tg.base, poll) + extra)
         a.env["TETHER_BOT"] = BOT
         a.start()
         wait_until(lambda: self.tg.admin("polls")["polls"], what="the first getUpdates")
@@ -259,6 +261,79 @@ class Notices(TelegramTest):
         notices = wait_until(lambda: (lambda n: n if len(n) >= 2 else None)(self.crash_notice_count()),
                              what="a crash notice after the restart")
         self.assertEqual((notices[1]["chat_id"], notices[1]["message_thread_id"]), (GROUP, THREAD))
+
+
+def read_offset_file(agent):
+    try:
+        with open(os.path.join(agent.state_dir, "telegram.offset")) as f:
+            return json.load(f)
+    except (FileNotFoundError, ValueError):
+        return None
+
+
+class Durability(TelegramTest):
+    """Nothing runs twice: the offset and the command being carried out are
+    on disk before the command runs."""
+
+    def polls_after(self, n):
+        return wait_until(lambda: self.tg.admin("polls")["polls"][n:], what="a poll after the restart")
+
+    def test_first_poll_after_kill9_carries_the_saved_offset(self):
+        a = self.tg_agent(poll=1)
+        self.reply_to("/tunnel list", 0)
+        update_id = [u for p in self.tg.admin("polls")["polls"] for u in p["update_ids"]][-1]
+        saved = wait_until(lambda: (lambda o: o if o and not o["inflight"] else None)(read_offset_file(a)),
+                           what="the offset saved with nothing in flight")
+        self.assertEqual(saved["offset"], update_id + 1)
+        a.kill()
+        n = len(self.tg.admin("polls")["polls"])
+        b = self.tg_agent(poll=1, directory=a.dir, marker=a.marker)
+        self.assertEqual(self.polls_after(n)[0]["offset"], update_id + 1)
+        msg = self.reply_to("/tunnel help", 1)
+        self.assertIn("/tunnel commands", msg["text"])
+        self.assertEqual(len(self.tg.admin("sent")["sent"]), 2)  # the list was not answered again
+        self.assertEqual(b.request("ping")[1], "OK pong")
+
+    def test_a_command_interrupted_by_a_crash_is_reported_not_repeated(self):
+        a = self.tg_agent(poll=1, watchdog="stop_grace_s = 60")
+        a.knobs(8080, ignore_term=1)
+        a.ok("start 8080")
+        child = a.json("status 8080")["tunnel"]["pid"]
+        # Telegram must not learn that the update was handled: every poll
+        # after the one that delivers it fails, as if the network went away.
+        self.tg.admin("inject", {"method": "getUpdates", "times": 1000, "status": 502})
+        self.say("/tunnel stop 8080", thread=THREAD)
+        saved = wait_until(lambda: (lambda o: o if o and o["inflight"] else None)(read_offset_file(a)),
+                           what="the stop saved as in flight")
+        [cmd] = saved["inflight"]
+        self.assertEqual((cmd["text"], cmd["chat"], cmd["thread"]), ("/tunnel stop 8080", GROUP, THREAD))
+        self.assertEqual(saved["offset"], cmd["update_id"] + 1)
+        wait_until(lambda: "getUpdates failed (HTTP 502" in a.log(), what="the confirming poll to fail")
+        self.assertEqual(a.json("status 8080")["tunnel"]["state"], "stopping")
+        a.kill()
+        self.tg.admin("faults/clear", {})
+        n = len(self.tg.admin("polls")["polls"])
+        b = self.tg_agent(poll=1, directory=a.dir, marker=a.marker, watchdog="stop_grace_s = 1")
+        polls = self.polls_after(n)
+        self.assertEqual(polls[0]["offset"], cmd["update_id"] + 1)
+        msg = self.sent(1)[0]
+        self.assertEqual((msg["chat_id"], msg["message_thread_id"]), (GROUP, THREAD))
+        self.assertIn("/tunnel stop 8080 was interrupted by an agent restart; not repeated", msg["text"])
+        wait_until(lambda: not read_offset_file(b)["inflight"], what="the in-flight command cleared")
+        self.assertEqual(b.json("list")["tunnels"], [])  # the stop still holds: not restored
+        wait_until(lambda: not alive(child), what="the new agent to finish the stop")
+        self.reply_to("/tunnel list", 1)
+        delivered = [u for p in self.tg.admin("polls")["polls"][n:] for u in p["update_ids"]]
+        self.assertNotIn(cmd["update_id"], delivered)
+        self.assertEqual([m for m in self.tg.admin("sent")["sent"] if "stopped 8080" in m["text"]], [])
+
+    def test_a_corrupt_offset_file_is_set_aside(self):
+        a = self.agent(start=False)
+        a.put_state_file("telegram.offset", '{"version":1,"offset":12')
+        b = self.tg_agent(directory=a.dir, marker=a.marker)
+        self.assertSetAside(b, "Telegram offset file", "telegram.offset")
+        self.assertIsNone(self.tg.admin("polls")["polls"][0]["offset"])
+        self.assertIn("0 tunnels", self.reply_to("/tunnel list", 0)["text"])
 
 
 if __name__ == "__main__":
