@@ -85,7 +85,7 @@ LineInfo scan_line(std::string_view line) {
   if (!rec.match(line)) {
     info.message = line;
     // Printed, with exit 255, for a TUNNEL_TOKEN that does not decode
-    // (reference cloudflared.md §2); no record line comes before it.
+    // (docs/cloudflared.md §3); no record line comes before it.
     if (line == "Provided Tunnel token is not valid.") info.kind = LineInfo::Kind::unauthorized;
     info.hint = starts_with(line, "See 'cloudflared ") && line.size() > 8 &&
                 line.substr(line.size() - 8) == "--help'.";
