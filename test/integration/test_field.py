@@ -110,6 +110,31 @@ class PidFile(AgentTest):
             self.assertEqual(f.read(), "%d\n" % a.pid())
 
 
+class LogFile(AgentTest):
+    def test_usr1_reopens_a_rotated_log_and_loses_no_line(self):
+        a = self.agent(start=False)
+        log = os.path.join(a.dir, "tetherd.log")
+        a.args += ["--log-file", log]
+        a.start()
+        a.ok("start 8080")
+        os.rename(log, log + ".1")  # what logrotate does, then "create"
+        a.ok("start 8081")  # still written to the renamed file
+        a.signal(signal.SIGUSR1)
+        wait_until(lambda: os.path.exists(log), what="a new log file")
+        a.ok("start 8082")
+        wait_until(lambda: "tunnel 8082: starting" in open(log).read(), what="8082 in the new log")
+        self.assertEqual(a.stop(), 0)
+        old, new = open(log + ".1").read(), open(log).read()
+        self.assertEqual(oct(os.stat(log).st_mode & 0o777), "0o640")
+        for port, where in (("8080", old), ("8081", old), ("8082", new)):
+            self.assertIn("tunnel %s: starting" % port, where)
+        self.assertIn("reopening " + log, old)
+        self.assertIn("every tunnel is stopped", new)
+        both = old + new
+        for port in ("8080", "8081", "8082"):
+            self.assertEqual(both.count("tunnel %s: starting" % port), 1)
+
+
 class Notifications(AgentTest):
     def setUp(self):
         super().setUp()
