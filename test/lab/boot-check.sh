@@ -200,7 +200,8 @@ cloudflared_pids() {
 
 # "id state pid" per tunnel, sorted by id, from `tetherctl json list`.
 tunnel_table() {
-    inside tetherctl -t 10 json list 2>/dev/null | python3 -c '
+    json=$(inside tetherctl -t 10 json list 2>/dev/null) || return 1
+    printf '%s\n' "$json" | python3 -c '
 import json, sys
 for t in sorted(json.load(sys.stdin)["tunnels"], key=lambda t: t["id"]):
     print(t["id"], t["state"], t["pid"] or 0)'
