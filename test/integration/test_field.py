@@ -86,22 +86,25 @@ class SdNotify(AgentTest):
         self.assertNotIn("watchdog", a.log())
 
 
+def started_with_file(test, flag, name):
+    """An agent started with `flag <its dir>/name`; returns it and the path."""
+    a = test.agent(start=False)
+    path = os.path.join(a.dir, name)
+    a.args += [flag, path]
+    a.start()
+    return a, path
+
+
 class PidFile(AgentTest):
     def test_written_and_removed(self):
-        a = self.agent(start=False)
-        pidfile = os.path.join(a.dir, "tetherd.pid")
-        a.args += ["--pidfile", pidfile]
-        a.start()
+        a, pidfile = started_with_file(self, "--pidfile", "tetherd.pid")
         with open(pidfile) as f:
             self.assertEqual(f.read(), "%d\n" % a.pid())
         self.assertEqual(a.stop(), 0)
         self.assertFalse(os.path.exists(pidfile))
 
     def test_a_refused_second_agent_leaves_it_alone(self):
-        a = self.agent(start=False)
-        pidfile = os.path.join(a.dir, "tetherd.pid")
-        a.args += ["--pidfile", pidfile]
-        a.start()
+        a, pidfile = started_with_file(self, "--pidfile", "tetherd.pid")
         b = self.agent(start=False, directory=a.dir)
         b.args += ["--pidfile", pidfile]
         b.start(wait=False)
@@ -112,10 +115,7 @@ class PidFile(AgentTest):
 
 class LogFile(AgentTest):
     def test_usr1_reopens_a_rotated_log_and_loses_no_line(self):
-        a = self.agent(start=False)
-        log = os.path.join(a.dir, "tetherd.log")
-        a.args += ["--log-file", log]
-        a.start()
+        a, log = started_with_file(self, "--log-file", "tetherd.log")
         a.ok("start 8080")
         os.rename(log, log + ".1")  # what logrotate does, then "create"
         a.ok("start 8081")  # still written to the renamed file
