@@ -9,6 +9,7 @@
 
 #include "atomicfile.hpp"
 #include "log.hpp"
+#include "logfile.hpp"
 #include "procid.hpp"
 #include "tokens.hpp"
 #include "version.hpp"
@@ -63,9 +64,11 @@ int Agent::start(std::string* err) {
   sigterm_.init(loop_, this, uv_signal_init);
   sigint_.init(loop_, this, uv_signal_init);
   sighup_.init(loop_, this, uv_signal_init);
+  sigusr1_.init(loop_, this, uv_signal_init);
   uv_signal_start(sigterm_.get(), on_signal, SIGTERM);
   uv_signal_start(sigint_.get(), on_signal, SIGINT);
   uv_signal_start(sighup_.get(), on_signal, SIGHUP);
+  uv_signal_start(sigusr1_.get(), on_signal, SIGUSR1);
   write_pidfile();
   notifier_.configure(cfg_.notify);
   start_telegram();
@@ -83,6 +86,10 @@ int Agent::start(std::string* err) {
 void Agent::on_signal(uv_signal_t* h, int signum) {
   auto* self = static_cast<Agent*>(h->data);
   if (!self) return;
+  if (signum == SIGUSR1) {
+    self->reopen_log();
+    return;
+  }
   if (signum == SIGHUP) {
     std::string errors = self->reload();
     if (!errors.empty()) log_error("reload failed, keeping the running configuration:\n%s", errors.c_str());
@@ -91,6 +98,23 @@ void Agent::on_signal(uv_signal_t* h, int signum) {
   log_info("received %s, %s", signum == SIGTERM ? "SIGTERM" : "SIGINT",
            self->stopping_ ? "killing every cloudflared now" : "stopping every tunnel");
   self->shutdown();
+}
+
+// logrotate has renamed the log file (and made a new one): continue in the
+// new one. The line before the switch ends the old file, the next one
+// starts the new file, so a reader of both sees every line once.
+void Agent::reopen_log() {
+  const std::string path = log_file_path();
+  if (path.empty()) {
+    log_info("received SIGUSR1: no --log-file to reopen");
+    return;
+  }
+  log_info("received SIGUSR1: reopening %s", path.c_str());
+  std::string err;
+  if (log_file_open(path, &err) < 0)
+    log_error("%s; still logging to the old file", err.c_str());
+  else
+    log_info("log file %s reopened", path.c_str());
 }
 
 // A previous agent may have been killed (-9, OOM, power loss on a board
@@ -395,6 +419,7 @@ void Agent::finish_shutdown() {
   sigterm_.reset();
   sigint_.reset();
   sighup_.reset();
+  sigusr1_.reset();
   log_info("every tunnel is stopped");
 }
 

@@ -58,6 +58,7 @@ class Agent {
 
  private:
   static void on_signal(uv_signal_t* h, int signum);
+  void reopen_log();
   void restore();
   void reap(std::vector<StateRecord> orphans);
   void poll_orphans();
@@ -85,7 +86,7 @@ class Agent {
   Control control_;
   SdNotify sd_;
   std::unique_ptr<TelegramChannel> telegram_;
-  UvHandle<uv_signal_t> sigterm_, sigint_, sighup_;
+  UvHandle<uv_signal_t> sigterm_, sigint_, sighup_, sigusr1_;
   Timer state_timer_;  // coalesces state writes to one per loop turn
   Timer reap_timer_;
   std::vector<StateRecord> orphans_;  // still being reaped: kept in the state file

@@ -12,6 +12,7 @@
 #include "agent.hpp"
 #include "config.hpp"
 #include "log.hpp"
+#include "logfile.hpp"
 #include "options.hpp"
 #include "version.hpp"
 
@@ -51,6 +52,15 @@ int main(int argc, char** argv) {
   if (opt.version) {
     printf("%s\n", version_line().c_str());
     return 0;
+  }
+  // Before the configuration is read, so its errors are in the log too;
+  // --check-config answers on the terminal.
+  if (!opt.log_file.empty() && !opt.check_config) {
+    std::string err;
+    if (log_file_open(opt.log_file, &err) < 0) {
+      fprintf(stderr, "tetherd: %s\n", err.c_str());
+      return 2;
+    }
   }
   Config cfg;
   if (!read_config(opt, &cfg)) return 2;

@@ -12,6 +12,7 @@ std::string parse_options(const std::vector<std::string>& args, Options* out) {
       {"--config", "-c", &out->config},         {"--socket", nullptr, &out->socket},
       {"--state-dir", nullptr, &out->state_dir}, {"--cloudflared", nullptr, &out->cloudflared},
       {"--log-level", nullptr, &out->log_level}, {"--pidfile", nullptr, &out->pidfile},
+      {"--log-file", nullptr, &out->log_file},
   };
   for (size_t i = 0; i < args.size(); ++i) {
     const std::string& a = args[i];
@@ -62,11 +63,13 @@ std::string usage_text() {
          "      --cloudflared P   cloudflared binary (overrides [cloudflared] path)\n"
          "      --log-level L     debug, info, warn or error (overrides [agent] log_level)\n"
          "      --pidfile FILE    write the agent's pid there (for sysvinit)\n"
+         "      --log-file FILE   log there (appending) instead of stderr; USR1 reopens it\n"
          "      --check-config    validate the configuration and exit\n"
          "  -V, --version         print versions and exit\n"
          "  -h, --help            print this help and exit\n"
          "\n"
-         "Signals: TERM/INT stop all tunnels and exit, HUP reloads the configuration.\n";
+         "Signals: TERM/INT stop all tunnels and exit, HUP reloads the configuration,\n"
+         "USR1 reopens the --log-file (after logrotate moved it).\n";
 }
 
 }  // namespace tether

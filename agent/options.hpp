@@ -14,7 +14,7 @@ constexpr const char* kDefaultConfigPath = "/etc/tether/tether.ini";
 struct Options {
   std::string config = kDefaultConfigPath;
   bool config_given = false;  // -c was used: a missing file is then an error
-  std::string socket, state_dir, cloudflared, log_level, pidfile;
+  std::string socket, state_dir, cloudflared, log_level, pidfile, log_file;
   bool check_config = false, version = false, help = false;
 };
 

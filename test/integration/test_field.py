@@ -86,28 +86,53 @@ class SdNotify(AgentTest):
         self.assertNotIn("watchdog", a.log())
 
 
+def started_with_file(test, flag, name):
+    """An agent started with `flag <its dir>/name`; returns it and the path."""
+    a = test.agent(start=False)
+    path = os.path.join(a.dir, name)
+    a.args += [flag, path]
+    a.start()
+    return a, path
+
+
 class PidFile(AgentTest):
     def test_written_and_removed(self):
-        a = self.agent(start=False)
-        pidfile = os.path.join(a.dir, "tetherd.pid")
-        a.args += ["--pidfile", pidfile]
-        a.start()
+        a, pidfile = started_with_file(self, "--pidfile", "tetherd.pid")
         with open(pidfile) as f:
             self.assertEqual(f.read(), "%d\n" % a.pid())
         self.assertEqual(a.stop(), 0)
         self.assertFalse(os.path.exists(pidfile))
 
     def test_a_refused_second_agent_leaves_it_alone(self):
-        a = self.agent(start=False)
-        pidfile = os.path.join(a.dir, "tetherd.pid")
-        a.args += ["--pidfile", pidfile]
-        a.start()
+        a, pidfile = started_with_file(self, "--pidfile", "tetherd.pid")
         b = self.agent(start=False, directory=a.dir)
         b.args += ["--pidfile", pidfile]
         b.start(wait=False)
         self.assertNotEqual(b.wait(), 0)
         with open(pidfile) as f:
             self.assertEqual(f.read(), "%d\n" % a.pid())
+
+
+class LogFile(AgentTest):
+    def test_usr1_reopens_a_rotated_log_and_loses_no_line(self):
+        a, log = started_with_file(self, "--log-file", "tetherd.log")
+        a.ok("start 8080")
+        os.rename(log, log + ".1")  # what logrotate does, then "create"
+        a.ok("start 8081")  # still written to the renamed file
+        a.signal(signal.SIGUSR1)
+        wait_until(lambda: os.path.exists(log), what="a new log file")
+        a.ok("start 8082")
+        wait_until(lambda: "tunnel 8082: starting" in open(log).read(), what="8082 in the new log")
+        self.assertEqual(a.stop(), 0)
+        old, new = open(log + ".1").read(), open(log).read()
+        self.assertEqual(oct(os.stat(log).st_mode & 0o777), "0o640")
+        for port, where in (("8080", old), ("8081", old), ("8082", new)):
+            self.assertIn("tunnel %s: starting" % port, where)
+        self.assertIn("reopening " + log, old)
+        self.assertIn("every tunnel is stopped", new)
+        both = old + new
+        for port in ("8080", "8081", "8082"):
+            self.assertEqual(both.count("tunnel %s: starting" % port), 1)
 
 
 class Notifications(AgentTest):

@@ -24,7 +24,7 @@
 #      start, restart do what they say with LSB exit codes; stop leaves no
 #      cloudflared;
 #   9. logrotate's snippet rotates /var/log/tetherd.log while the agent
-#      writes to it, and no line is lost.
+#      writes to it (it reopens the file on SIGUSR1), and no line is lost.
 # Each root is installed as an image is built: dpkg -i and the enable step
 # in a chroot before the first boot. The fake cloudflared is
 # /usr/bin/cloudflared there. Waits are bounded polls. Every container,
@@ -92,7 +92,8 @@ show_logs() {
     tail -n 10 "$work/console.log" 2>/dev/null | indent
 }
 
-indent() { awk '{ print "     " $0 }'; }
+# Log lines indented, without the console's colours and control bytes.
+indent() { sed 's/\x1b\[[0-9;]*[A-Za-z]//g' | tr -cd '\11\12\40-\176' | awk '{ print "     " $0 }'; }
 ok() { echo "ok   $1 $2"; }
 fail() {
     echo "FAIL $1 $2: $3"
@@ -199,7 +200,8 @@ cloudflared_pids() {
 
 # "id state pid" per tunnel, sorted by id, from `tetherctl json list`.
 tunnel_table() {
-    inside tetherctl -t 10 json list 2>/dev/null | python3 -c '
+    json=$(inside tetherctl -t 10 json list 2>/dev/null) || return 1
+    printf '%s\n' "$json" | python3 -c '
 import json, sys
 for t in sorted(json.load(sys.stdin)["tunnels"], key=lambda t: t["id"]):
     print(t["id"], t["state"], t["pid"] or 0)'
@@ -356,13 +358,16 @@ c5_reboot() {
     wait_tunnels 30 "8080 8081"
 }
 
+# id_in_root passwd|group NAME: the number of a user or group of the root.
+id_in_root() { awk -F: -v name="$2" '$1 == name { print $3 }' "$root/etc/$1"; }
+
 api_up() { [ -s "$work/api.port" ]; }
 
 # Everything about the two files on the powered-off root, seen from here.
 files_whole() {
     env="$root/etc/tether/tunnels.env" state="$root/var/lib/tether/state.json"
-    tuid=$(awk -F: '$1 == "tether" { print $3 }' "$root/etc/passwd")
-    tgid=$(awk -F: '$1 == "tether" { print $3 }' "$root/etc/group")
+    tuid=$(id_in_root passwd tether)
+    tgid=$(id_in_root group tether)
     got=$(stat -c '%a %u:%g' "$env") || { why="no env file"; return 1; }
     [ "$got" = "600 $tuid:$tgid" ] || { why="env file is $got, expected 600 $tuid:$tgid"; return 1; }
     got=$(stat -c '%a %u:%g' "$state") || { why="no state file"; return 1; }
@@ -507,10 +512,10 @@ c8_service() {
     svc_rc start 0 || return 1
     wait_tunnels 30 "8080 8081" || { why="after start: $why"; return 1; }
     svc_rc start 0 || { why="start when started: $why"; return 1; }
-    old=$(inside tetherctl json status 8080 | python3 -c 'import json,sys; print(json.load(sys.stdin).get("pid"))')
+    old=$(tunnel_table | awk '$1 == 8080 { print $3 }')
     svc_rc restart 0 || return 1
     wait_tunnels 30 "8080 8081" || { why="after restart: $why"; return 1; }
-    new=$(inside tetherctl json status 8080 | python3 -c 'import json,sys; print(json.load(sys.stdin).get("pid"))')
+    new=$(tunnel_table | awk '$1 == 8080 { print $3 }')
     [ "$new" != "$old" ] || { why="restart kept cloudflared $old of 8080"; return 1; }
     svc_rc status 0
 }
@@ -523,12 +528,15 @@ c9_logrotate() {
     inside sh -c 'for i in $(seq 10001 10060); do
             tetherctl -t 30 start "$i" nowait >/dev/null || exit 1
             tetherctl -t 30 stop "$i" >/dev/null || exit 1
-            case $i in 10015|10030|10045) logrotate -f /etc/logrotate.d/tetherd & ;; esac
+            case $i in 10015|10030|10045) wait; logrotate -f /etc/logrotate.d/tetherd & ;; esac
         done; wait' >"$work/rotate.log" 2>&1 || { why="the load failed: $(tail -n 3 "$work/rotate.log")"; return 1; }
     poll 10 grep -q 'tunnel 10060: stopped' "$root/var/log/tetherd.log" ||
         { why="the last line never reached the current log"; return 1; }
     files=$(find "$root/var/log" -maxdepth 1 -name 'tetherd.log*' -printf '%f\n' | sort | tr '\n' ' ')
     case $files in *tetherd.log.3.gz*) ;; *) say_why "three rotations expected, files: $files" || return 1 ;; esac
+    want="640 $(id_in_root passwd tether):$(id_in_root group adm)"
+    got=$(stat -c '%a %u:%g' "$root/var/log/tetherd.log")
+    [ "$got" = "$want" ] || { why="the new log is $got, expected $want (tether:adm)"; return 1; }
     all="$work/all-logs"
     (cd "$root/var/log" && { zcat tetherd.log.*.gz; cat tetherd.log.1 tetherd.log; }) >"$all"
     if tr -d '\n[:print:]' <"$all" | grep -q .; then why="NUL or binary bytes in the logs (a hole?)"; return 1; fi

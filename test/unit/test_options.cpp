@@ -14,7 +14,7 @@ TEST_CASE("defaults") {
 TEST_CASE("every flag, in both spellings") {
   Options o;
   REQUIRE(parse_options({"-c", "a.ini", "--socket", "/tmp/s", "--state-dir=/tmp/st", "--cloudflared",
-                         "/opt/cf", "--log-level=debug", "--pidfile", "/tmp/p", "--check-config"},
+                         "/opt/cf", "--log-level=debug", "--pidfile", "/tmp/p", "--log-file", "/tmp/l", "--check-config"},
                         &o)
               .empty());
   REQUIRE(o.config == "a.ini");
@@ -24,6 +24,7 @@ TEST_CASE("every flag, in both spellings") {
   REQUIRE(o.cloudflared == "/opt/cf");
   REQUIRE(o.log_level == "debug");
   REQUIRE(o.pidfile == "/tmp/p");
+  REQUIRE(o.log_file == "/tmp/l");
   REQUIRE(o.check_config);
   Options o2;
   REQUIRE(parse_options({"--config=b.ini", "--version", "-h"}, &o2).empty());
