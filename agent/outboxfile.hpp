@@ -35,6 +35,7 @@ size_t prune_notices(std::deque<Notice>* notices, int64_t now, size_t capacity);
 // A missing file is an empty outbox; a corrupt or truncated one is moved
 // aside and reported in *warning: never trusted, never fatal.
 std::deque<Notice> load_notices(const std::string& state_dir, const std::string& file, std::string* warning);
+// An empty outbox is no file at all.
 int save_notices(const std::string& state_dir, const std::string& file, const std::deque<Notice>& notices,
                  std::string* err);
 

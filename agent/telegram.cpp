@@ -156,7 +156,8 @@ void TelegramChannel::report_interrupted(const std::vector<InflightCommand>& int
 void TelegramChannel::save_offset_now() {
   save_timer_.stop();
   std::string err;
-  if (save_offset(state_dir_, {offset_, inflight_}, &err) < 0) log_error("telegram: cannot save the offset: %s", err.c_str());
+  if (save_offset(state_dir_, {offset_, inflight_}, &err) < 0)
+    log_error("telegram: cannot save the offset: %s", err.c_str());
 }
 
 void TelegramChannel::handle(int64_t update_id, const json& message) {

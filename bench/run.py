@@ -18,7 +18,7 @@ this run; nothing is remembered from earlier runs.
 
 --only runs some of the groups: scan, startup, supervision (memory, idle
 system calls, control plane, and the peers' respawn times), respawn,
-provision.
+provision, flash (what the agent writes to its state directory).
 
 Standard library only. Needs supervisord and strace (scripts/deps.sh bench).
 """
@@ -833,6 +833,125 @@ def bench_provision(args, report):
 
 # ---------------------------------------------------------------------------
 
+FLASH_IDLE_S = 30
+FLASH_EVENTS = 1000
+FLASH_WRITE = re.compile(r"^(?:write|pwrite64|writev)\((\d+)<([^>]*)>.*\)\s+=\s+(\d+)$")
+FLASH_SYNC = re.compile(r"^(?:fsync|fdatasync)\((\d+)<([^>]*)>\)\s+=\s+0$")
+FLASH_RENAME = re.compile(r'^rename(?:at2?)?\(.*"([^"]+)"(?:, \w+)?\)\s+=\s+0$')
+
+
+class FileIoTrace:
+    """What one process writes under a directory: write bytes, fsyncs and
+    renames into it, from `strace -y` (which names each descriptor's file)."""
+
+    def __init__(self, pid, directory, out_path):
+        self.directory, self.out_path = directory, out_path
+        self.tracer = subprocess.Popen(["strace", "-y", "-qq", "-e", "trace=write,pwrite64,writev,fsync,fdatasync,"
+                                        "rename,renameat,renameat2", "-e", "signal=none", "-s", "0",
+                                        "-o", out_path, "-p", str(pid)],
+                                       stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
+        self.pid = pid
+        wait_until(lambda: self.attached(), what="strace to attach")
+
+    def attached(self):
+        if self.tracer.poll() is not None:
+            raise RuntimeError("strace exited: %s" % self.tracer.stderr.read())
+        with open("/proc/%d/status" % self.pid) as f:
+            return "TracerPid:\t0\n" not in f.read()
+
+    def finish(self):
+        """-> (bytes written, fsyncs, {file name: renames into it})."""
+        self.tracer.send_signal(signal.SIGINT)
+        self.tracer.communicate(timeout=30)
+        written = syncs = 0
+        renames = {}
+        inside = self.directory.rstrip("/")
+        with open(self.out_path) as f:
+            for line in f:
+                line = line.strip()
+                m = FLASH_WRITE.match(line)
+                if m and m.group(2).startswith(inside + "/"):
+                    written += int(m.group(3))
+                    continue
+                m = FLASH_SYNC.match(line)
+                if m and (m.group(2) == inside or m.group(2).startswith(inside + "/")):
+                    syncs += 1
+                    continue
+                m = FLASH_RENAME.match(line)
+                if m and m.group(1).startswith(inside + "/"):
+                    name = os.path.basename(m.group(1))
+                    renames[name] = renames.get(name, 0) + 1
+        return written, syncs, renames
+
+
+def bench_flash(args, report):
+    """Bytes written and fsyncs made by the agent in its state directory:
+    an idle fleet of 10 tunnels, then 1,000 tunnel events (children killed
+    and replaced, each replacement a new URL and so a webhook notice)."""
+    hook = FakeServer("fake_webhook.py")
+    agent = Agent(args.build, "[watchdog]\nbackoff_initial_ms = 1\nbackoff_max_ms = 5\n"
+                              "[notify]\nwebhook = %s/hook\n" % hook.base)
+    try:
+        agent.start()
+        ports = list(range(31001, 31011))
+        agent.start_tunnels(ports)
+        wait_until(lambda: len(hook.admin("received")["received"]) >= len(ports), 30, "the first URL notices")
+        settle()
+        trace = FileIoTrace(agent.pid, agent.state_dir, os.path.join(agent.dir, "idle.strace"))
+        time.sleep(FLASH_IDLE_S)
+        idle_bytes, idle_syncs, _ = trace.finish()
+        scale = 3600.0 / FLASH_IDLE_S
+
+        watch = Client(agent.socket, 60)
+        watch.send("watch\n")
+        while watch.read_line() != "OK watching":
+            pass
+        trace = FileIoTrace(agent.pid, agent.state_dir, os.path.join(agent.dir, "events.strace"))
+        events = kills = 0
+        while events < FLASH_EVENTS:
+            # A burst: every child killed at once, as when a network drop
+            # takes every connection down, then each one's new URL awaited.
+            for port in ports:
+                os.kill(latest_pid(agent.spawn_log, port), signal.SIGKILL)
+            kills += len(ports)
+            waiting = set(ports)
+            while waiting:
+                line = watch.read_line(30)
+                if line is None:
+                    raise RuntimeError("the watch stream ended")
+                events += 1
+                cols = line.split()
+                if len(cols) >= 4 and cols[3] == "url":
+                    waiting.discard(int(cols[2]))
+        notices = len(hook.admin("received")["received"])
+        wait_until(lambda: agent.request("list")[1].startswith("OK"), what="the agent to settle")
+        settle()
+        ev_bytes, ev_syncs, renames = trace.finish()
+        watch.close()
+    finally:
+        agent.stop()
+        hook.stop()
+    per = 1000.0 / events
+    report.add(Figure("flash.idle_bytes_per_hour", idle_bytes * scale, "B/h", "lower", target=("<=", 0),
+                      note="write() bytes into state_dir by tetherd with 10 running tunnels and a webhook, "
+                           "traced for %d s (strace -y) and scaled to an hour" % FLASH_IDLE_S))
+    report.add(Figure("flash.idle_fsyncs_per_hour", idle_syncs * scale, "/h", "lower", target=("<=", 0),
+                      note="fsync()/fdatasync() of files or the directory in state_dir, same trace"))
+    report.add(Figure("flash.bytes_per_1000_events", ev_bytes * per / 1024.0, "KiB", "lower",
+                      samples={"events": events, "kills": kills, "bytes": ev_bytes, "renames": renames},
+                      note="%d events on `watch` from %d children killed in bursts of 10 (each: exited, "
+                           "backoff, restarted, url, connected...), %d webhook notices; state.json written %d "
+                           "times, outbox-webhook.json %d times"
+                           % (events, kills, notices, renames.get("state.json", 0),
+                              renames.get("outbox-webhook.json", 0))))
+    report.add(Figure("flash.fsyncs_per_1000_events", ev_syncs * per, "", "lower", samples={"fsyncs": ev_syncs},
+                      note="fsyncs in the same run: two per file replaced (the file, then its directory)"))
+    report.add(Figure("flash.state_writes_per_respawn", renames.get("state.json", 0) / float(kills), "", "lower",
+                      target=("<=", 1),
+                      note="state.json replacements per child killed and replaced: the exit itself writes "
+                           "nothing, the new pid once"))
+
+
 def machine():
     cpu = ""
     with contextlib.suppress(OSError), open("/proc/cpuinfo") as f:
@@ -844,7 +963,7 @@ def machine():
 # In this order: the supervision group measures the peers' respawn times
 # that the respawn group prints next to the agent's.
 GROUPS = {"scan": bench_scan, "startup": bench_startup, "supervision": bench_supervision,
-          "respawn": bench_respawn, "provision": bench_provision}
+          "respawn": bench_respawn, "provision": bench_provision, "flash": bench_flash}
 
 
 def main():

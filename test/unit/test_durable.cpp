@@ -90,6 +90,10 @@ TEST_CASE("notices keep their id across a save and a load") {
   REQUIRE(back[0].created == 1000);
   REQUIRE(back[0].payload == q[0].payload);
   REQUIRE(back[1].payload["chat_id"] == -100);
+  REQUIRE(save_notices(dir.path, "outbox-webhook.json", {}, &err) == 0);
+  REQUIRE_FALSE(std::filesystem::exists(dir.file("outbox-webhook.json")));
+  REQUIRE(load_notices(dir.path, "outbox-webhook.json", &warning).empty());
+  REQUIRE(warning.empty());
 }
 
 TEST_CASE("the outbox keeps the newest notices of the last day") {
