@@ -16,6 +16,8 @@ struct LineInfo {
     unregistered,   // a connection is down
     shutdown,       // cloudflared began a graceful shutdown
     unauthorized,   // the edge refuses the tunnel's credentials
+    dial_failed,    // a dial to the edge failed (QUIC or HTTP/2)
+    conn_failed,    // an established connection ended, or its slot gave up for now
   };
   Kind kind = Kind::none;
   // A zerolog record ("<time> <LVL> <message>"); otherwise a plain line:
@@ -25,6 +27,7 @@ struct LineInfo {
   std::string_view message;  // the record's message and fields, or the whole plain line
   std::string url;
   int conn_index = -1;
+  bool quic_timeout = false;  // dial_failed: a QUIC dial that got no answer at all
 
   // ERR/FTL/PNC records and plain lines are what explain a failure.
   bool is_error() const { return record ? (level == 'E' || level == 'F' || level == 'P') : !message.empty(); }
