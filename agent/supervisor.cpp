@@ -494,7 +494,9 @@ void Supervisor::go_offline(Tunnel& t) {
   t.spin_timer.stop();
   t.awaiting = false;
   t.spinning.clear();
-  t.conns.clear();  // whatever was registered cannot be reached now
+  // The registered connections are kept (and shown as 0): a short outage
+  // may leave them alive, and the child's `Unregistered` after it resumes
+  // says otherwise.
   std::string detail = offline_why_;
   bool alive = t.child && t.child->running();
   enter(t, TunnelState::offline);
@@ -531,7 +533,7 @@ void Supervisor::come_back(Tunnel& t) {
   if (t.paused) t.child->signal_group(SIGCONT);
   t.paused = false;
   t.spin.rearm();
-  enter(t, t.url.empty() ? TunnelState::starting : TunnelState::running);
+  enter(t, t.url.empty() && t.conns.empty() ? TunnelState::starting : TunnelState::running);
   // cloudflared's own re-dial after an outage waits a random 0-20 s (or
   // more): a tunnel not registered in reconnect_grace_s gets a new process.
   t.awaiting = true;
@@ -539,6 +541,8 @@ void Supervisor::come_back(Tunnel& t) {
   t.grace_timer.start(static_cast<uint64_t>(cfg_.network.reconnect_grace_s) * 1000, [this, id] {
     auto it = tunnels_.find(id);
     if (it == tunnels_.end() || !it->second->awaiting) return;
+    it->second->awaiting = false;
+    if (!it->second->conns.empty()) return;  // its connection lived through the outage
     restart_now(*it->second, "not registered " + std::to_string(cfg_.network.reconnect_grace_s) +
                                   "s after the network came back");
   });

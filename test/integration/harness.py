@@ -161,7 +161,7 @@ def fake_children(marker):
 class Agent:
     """A tetherd under test, with its own directory, socket and config."""
 
-    def __init__(self, config="", env=None, args=(), start=True, directory=None, marker=None):
+    def __init__(self, config="", env=None, args=(), start=True, directory=None, marker=None, prefix=()):
         self.dir = directory or tempfile.mkdtemp(prefix="tether-it-")
         self.socket = os.path.join(self.dir, "tether.sock")
         self.state_dir = os.path.join(self.dir, "state")
@@ -182,6 +182,8 @@ class Agent:
         })
         self.env.update(env or {})
         self.args = list(args)
+        # Run under another command (test_network.py: `ip netns exec drone`).
+        self.prefix = list(prefix)
         if start:
             self.start()
 
@@ -200,7 +202,7 @@ class Agent:
         if VALGRIND:
             cmd = ["valgrind", "--quiet", "--error-exitcode=99", "--leak-check=full",
                    "--errors-for-leak-kinds=definite", "--show-leak-kinds=definite"] + cmd
-        return cmd
+        return self.prefix + cmd
 
     def start(self, wait=True):
         self.log_file = open(self.log_path, "ab")
