@@ -25,22 +25,16 @@ int ClockWatch::start(std::function<void()> on_step) {
   fd_ = timerfd_create(CLOCK_REALTIME, TFD_NONBLOCK | TFD_CLOEXEC);
   if (fd_ < 0) return -errno;
   int rc = arm();
-  if (rc == 0) rc = poll_.init(loop_, this, uv_poll_init, fd_);
-  if (rc == 0) rc = uv_poll_start(poll_.get(), UV_READABLE, on_readable);
-  if (rc < 0) {
-    poll_.reset();
-    close(fd_);
-    fd_ = -1;
-  }
+  if (rc == 0) rc = poll_readable(loop_, poll_, this, fd_, on_readable);
+  if (rc < 0) stop();
   return rc;
 }
 
-// An absolute expiry that never comes (about 2100): the timer's only use
-// is to be cancelled when the clock is set.
+// An absolute expiry that never comes (2100, or 2038 where time_t has 32
+// bits): the timer's only use is to be cancelled when the clock is set.
 int ClockWatch::arm() {
   itimerspec its = {};
-  its.it_value.tv_sec = static_cast<time_t>(INT32_MAX) > 4102444800 ? static_cast<time_t>(4102444800)
-                                                                   : static_cast<time_t>(INT32_MAX);
+  its.it_value.tv_sec = sizeof(time_t) > 4 ? static_cast<time_t>(4102444800LL) : static_cast<time_t>(INT32_MAX);
   if (timerfd_settime(fd_, TFD_TIMER_ABSTIME | TFD_TIMER_CANCEL_ON_SET, &its, nullptr) < 0) return -errno;
   return 0;
 }

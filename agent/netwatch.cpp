@@ -36,10 +36,8 @@ int NetWatch::start(std::function<void(bool)> on_change) {
   if (bind(fd_, reinterpret_cast<sockaddr*>(&sa), sizeof sa) < 0) rc = -errno;
   if (rc == 0) rc = request(Dump::links);
   if (rc == 0) initial_read();
-  if (rc == 0) rc = poll_.init(loop_, this, uv_poll_init, fd_);
-  if (rc == 0) rc = uv_poll_start(poll_.get(), UV_READABLE, on_readable);
+  if (rc == 0) rc = poll_readable(loop_, poll_, this, fd_, on_readable);
   if (rc < 0) {
-    poll_.reset();
     close(fd_);
     fd_ = -1;
     online_ = true;

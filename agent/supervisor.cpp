@@ -200,6 +200,9 @@ void Supervisor::spawn(Tunnel& t, const std::string& reason) {
   if (!online_ && !shutting_down_) {
     // Nothing could connect: wait for the route instead (set_online).
     t.backoff_timer.stop();
+    if (t.state != TunnelState::offline)
+      events_.publish(t.spec.id, "offline", offline_why_ + "; waiting for the route",
+                      {{"reason", offline_why_}, {"action", cfg_.network.offline_action}});
     enter(t, TunnelState::offline);
     return;
   }
@@ -378,6 +381,15 @@ void Supervisor::on_line(Tunnel& t, std::string_view raw) {
     case LineInfo::Kind::none:
       break;
   }
+  // Back online, a named tunnel whose child reports its last connection
+  // gone will sit in cloudflared's random re-dial delay: a new process
+  // keeps the hostname and dials at once. A quick one keeps its URL only in
+  // the same process, so it gets reconnect_grace_s first.
+  bool failure = info.kind == LineInfo::Kind::dial_failed || info.kind == LineInfo::Kind::conn_failed ||
+                 info.kind == LineInfo::Kind::unregistered;
+  if (failure && t.awaiting && t.spec.kind == TunnelKind::named && t.conns.empty() && t.child && live &&
+      t.state != TunnelState::offline)
+    restart_now(t, "lost its connection while the network was away");
 }
 
 void Supervisor::on_exit(Tunnel& t, int64_t status, int term_signal) {
@@ -641,14 +653,6 @@ void Supervisor::watch_line(Tunnel& t, const LineInfo& info, const std::string& 
     quic_blocked(t);
     return;
   }
-  // Back online, a named tunnel whose child reports its connection gone
-  // will sit in cloudflared's random re-dial delay: a new process keeps
-  // the hostname and dials at once. A quick one keeps its URL only in the
-  // same process, so it gets reconnect_grace_s first.
-  if (t.awaiting && t.spec.kind == TunnelKind::named &&
-      (info.kind == LineInfo::Kind::dial_failed || info.kind == LineInfo::Kind::conn_failed ||
-       info.kind == LineInfo::Kind::unregistered))
-    restart_now(t, "lost its connection while the network was away");
 }
 
 void Supervisor::clock_stepped() {

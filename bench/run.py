@@ -18,7 +18,7 @@ this run; nothing is remembered from earlier runs.
 
 --only runs some of the groups: scan, startup, supervision (memory, idle
 system calls, control plane, and the peers' respawn times), respawn,
-provision.
+provision, network (bench/network.py; needs root).
 
 Standard library only. Needs supervisord and strace (scripts/deps.sh bench).
 """
@@ -47,6 +47,9 @@ import xmlrpc.client
 SOURCE = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 sys.path.insert(0, os.path.join(SOURCE, "test", "integration"))
 from harness import Client, FakeServer, fake_children, wait_until  # noqa: E402
+
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+import network  # noqa: E402
 
 MIB = 1024 * 1024
 TMPFS = "/dev/shm" if os.path.isdir("/dev/shm") else None
@@ -267,7 +270,10 @@ class Agent(Subject):
         self.state_dir = os.path.join(tempfile.mkdtemp(prefix="tether-bench-state-", dir=TMPFS), "state")
         # max_clients: the provisioning benchmark holds 100 connections at once.
         with open(self.config, "w") as f:
-            f.write("[agent]\nmax_clients = 200\n" + config.replace("@DIR@", self.dir))
+            # The host's routing table must not hold these tunnels back
+            # (the network group brings its own lab and [network]).
+            network = "" if "[network]" in config else "[network]\nrequire = none\n"
+            f.write("[agent]\nmax_clients = 200\n" + config.replace("@DIR@", self.dir) + network)
         self.knobs_dir = os.path.join(self.dir, "knobs")
         os.mkdir(self.knobs_dir)
         self.env.update(env or {}, FAKE_CF_KNOBS_DIR=self.knobs_dir)
@@ -842,7 +848,8 @@ def machine():
 # In this order: the supervision group measures the peers' respawn times
 # that the respawn group prints next to the agent's.
 GROUPS = {"scan": bench_scan, "startup": bench_startup, "supervision": bench_supervision,
-          "respawn": bench_respawn, "provision": bench_provision}
+          "respawn": bench_respawn, "provision": bench_provision,
+          "network": lambda args, report: network.bench_network(args, report, sys.modules[__name__])}
 
 
 def main():

@@ -1446,7 +1446,11 @@ static void dial_close(struct dialer *d)
     d->rxlen = 0;
 }
 
-static const char *dial_err_what(bool tcp) { return tcp ? "Unable to establish connection with Cloudflare edge" : ""; }
+/* Go's wording of a connect(2) error. */
+static const char *errno_text(int err)
+{
+    return err == ECONNREFUSED ? "connection refused" : err == ENETUNREACH ? "network is unreachable" : strerror(err);
+}
 
 /* A random wait below `cap_ms` (Go's backoff: "up to"). */
 static int64_t below(int64_t cap_ms) { return cap_ms > 0 ? (int64_t)(rng_next() % (uint64_t)cap_ms) : 0; }
@@ -1493,12 +1497,12 @@ static void dial_failed(int i, int64_t now, const char *err, bool timeout)
         log_at(lv, "Failed to create new quic connection error=\"failed to dial to edge with quic: INTERNAL_ERROR (local): write udp [::]:%d->%s:7844: sendmsg: %s\" connIndex=%d event=0 ip=%s",
                30000 + (int)(rng_next() % 30000), ip, err, i, ip);
     }
-    (void)dial_err_what;
-    if (timeout && !d->tcp && ++g_quic_timeouts >= 9 && O.n_edges >= 2 && !(O.set[FI_PROTOCOL] && !strcmp(O.val[FI_PROTOCOL], "quic")) && !is_quick()) {
+    if (timeout && !d->tcp && !g_dial_http2 && ++g_quic_timeouts >= 9 && O.n_edges >= 2 && !(O.set[FI_PROTOCOL] && !strcmp(O.val[FI_PROTOCOL], "quic")) && !is_quick()) {
         log_at(LV_WRN, "If this log occurs persistently, and cloudflared is unable to connect to Cloudflare Network with `quic` protocol, then most likely your machine/network is getting its egress UDP to port 7844 (or others) blocked or dropped. Make sure to allow egress connectivity as per https://developers.cloudflare.com/cloudflare-one/connections/connect-apps/configuration/ports-and-ips/\nIf you are using private routing to this Tunnel, then UDP (and Private DNS Resolution) will not work unless your cloudflared can connect with Cloudflare Network with `quic`. connIndex=%d event=0 ip=%s", i, ip);
         log_at(LV_INF, "Switching to fallback protocol http2 connIndex=%d event=0 ip=%s", i, ip);
         g_dial_http2 = true;
         d->fails = 0;
+        d->phase = DP_WAITING;
         d->due = now;
         return;
     }
@@ -1535,7 +1539,7 @@ static void dial_start(int i, int64_t now)
     int rc = connect(d->fd, (struct sockaddr *)&sa, sizeof sa);
     if (rc < 0 && errno != EINPROGRESS) {
         char err[128];
-        snprintf(err, sizeof err, "%s%s", d->tcp ? "connect: " : "", errno == ECONNREFUSED ? "connection refused" : errno == ENETUNREACH ? "network is unreachable" : strerror(errno));
+        snprintf(err, sizeof err, "%s%s", d->tcp ? "connect: " : "", errno_text(errno));
         dial_failed(i, now, err, false);
         return;
     }
@@ -1543,7 +1547,7 @@ static void dial_start(int i, int64_t now)
         char msg[80];
         int n = snprintf(msg, sizeof msg, "REG %d %s", i, S.connector_id);
         if (send(d->fd, msg, (size_t)n, MSG_NOSIGNAL) < 0) {
-            dial_failed(i, now, errno == ENETUNREACH ? "network is unreachable" : strerror(errno), false);
+            dial_failed(i, now, errno_text(errno), false);
             return;
         }
     }
@@ -1566,6 +1570,10 @@ static void dial_up(int i, int64_t now)
     if (!S.ever_registered) {
         S.ever_registered = true;
         on_first_registration();
+        /* Slots 0 and 1 together, then one a second, as the real supervisor does. */
+        for (int k = 1; k < S.nslots; k++)
+            if (D[k].phase == DP_WAITING && !D[k].due)
+                D[k].due = now + (k - 1) * 1000 * NS_PER_MS;
     }
 }
 
@@ -1614,20 +1622,25 @@ static void dial_due(int i, int64_t now)
     }
 }
 
+/* A non-blocking TCP connect that ended in an error: reported as a failed dial. */
+static bool connect_failed(int i, int64_t now)
+{
+    int err = 0;
+    socklen_t l = sizeof err;
+    getsockopt(D[i].fd, SOL_SOCKET, SO_ERROR, &err, &l);
+    if (!err)
+        return false;
+    char e[128];
+    snprintf(e, sizeof e, "connect: %s", errno_text(err));
+    dial_failed(i, now, e, false);
+    return true;
+}
+
 static void dial_readable(int i, int64_t now)
 {
     struct dialer *d = &D[i];
-    if (d->tcp && d->phase == DP_DIALING && d->rxlen == 0) {
-        int err = 0;
-        socklen_t l = sizeof err;
-        getsockopt(d->fd, SOL_SOCKET, SO_ERROR, &err, &l);
-        if (err) {
-            char e[128];
-            snprintf(e, sizeof e, "connect: %s", err == ECONNREFUSED ? "connection refused" : err == ENETUNREACH ? "network is unreachable" : strerror(err));
-            dial_failed(i, now, e, false);
-            return;
-        }
-    }
+    if (d->tcp && d->phase == DP_DIALING && d->rxlen == 0 && connect_failed(i, now))
+        return;
     char buf[128];
     ssize_t n = recv(d->fd, buf, sizeof buf, 0);
     if (n < 0 && (errno == EAGAIN || errno == EINTR))
@@ -1636,7 +1649,7 @@ static void dial_readable(int i, int64_t now)
         if (d->phase == DP_UP)
             dial_lost(i, now, d->tcp ? "EOF" : "Application error 0x0 (remote)");
         else
-            dial_failed(i, now, n == 0 ? "EOF" : (errno == ECONNREFUSED ? "connection refused" : strerror(errno)), false);
+            dial_failed(i, now, n == 0 ? "EOF" : errno_text(errno), false);
         return;
     }
     d->last_rx = now;
@@ -1648,15 +1661,8 @@ static void dial_readable(int i, int64_t now)
 static void dial_writable(int i, int64_t now)
 {
     struct dialer *d = &D[i];
-    int err = 0;
-    socklen_t l = sizeof err;
-    getsockopt(d->fd, SOL_SOCKET, SO_ERROR, &err, &l);
-    if (err) {
-        char e[128];
-        snprintf(e, sizeof e, "connect: %s", err == ECONNREFUSED ? "connection refused" : err == ENETUNREACH ? "network is unreachable" : strerror(err));
-        dial_failed(i, now, e, false);
+    if (connect_failed(i, now))
         return;
-    }
     char msg[80];
     int n = snprintf(msg, sizeof msg, "REG %d %s\n", i, S.connector_id);
     send(d->fd, msg, (size_t)n, MSG_NOSIGNAL);
@@ -1666,11 +1672,12 @@ static void dial_writable(int i, int64_t now)
 static void dial_begin(int conns, int64_t now)
 {
     g_dial_http2 = O.set[FI_PROTOCOL] && !strcmp(O.val[FI_PROTOCOL], "http2");
+    /* Slot 0 dials alone; the others follow once it has registered. */
     for (int i = 0; i < conns; i++) {
         D[i].fd = -1;
         D[i].edge = i;
         D[i].phase = DP_WAITING;
-        D[i].due = now;
+        D[i].due = i == 0 ? now : 0;
     }
 }
 
