@@ -106,7 +106,8 @@ LineInfo scan_line(std::string_view line) {
     }
     if (info.kind == Kind::registered || info.kind == Kind::unregistered) info.conn_index = conn_index(msg);
   } else if (info.level == 'E' || info.level == 'W') {
-    // The level is ERR or WRN depending on the other connections (§4).
+    // The level is ERR or WRN depending on the other connections
+    // (docs/cloudflared.md §4).
     if (msg.find("Unauthorized") != std::string_view::npos) {
       info.kind = Kind::unauthorized;
     } else if (starts_with(msg, "Failed to create new quic connection") ||

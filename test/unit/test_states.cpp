@@ -11,7 +11,7 @@ using namespace tether;
 
 // docs/DESIGN.md's "## Tunnel states" is the contract: exactly the names the
 // code shows, no more, no less.
-TEST_CASE("the tunnel states documented in DESIGN.md are exactly the code's") {
+TEST_CASE("the tunnel states documented in docs/DESIGN.md are exactly the code's") {
   std::ifstream in(TETHER_SOURCE_DIR "/docs/DESIGN.md");
   REQUIRE(in);
   std::stringstream buf;
