@@ -205,8 +205,8 @@ def bench_network(args, report, run):
         report.add(run.Figure(
             "network.offline_cpu", mine, "%core", "lower", peers=[("bare fake", theirs)], target=("<=", 1.0),
             note="10 named tunnels with one static --edge each, no default route: CPU of the agent and its "
-                 "children (paused) over 10 s, in %% of one core; the bare processes re-dial with no pause "
-                 "once their connection times out, as the real one does (it used 105%% of a core alone)"))
+                 "children (paused) over 10 s, in % of one core; the bare processes re-dial with no pause "
+                 "once their connection times out, as the real one does (it used 105% of a core alone)"))
     finally:
         lab.teardown()
 

@@ -176,6 +176,27 @@ class NetworkLab(AgentTest):
         self.assertNotEqual(events[-1]["url"], url)
         self.assertFalse(alive(pid))
 
+    def test_offline_action_stop(self):
+        a = self.agent_in_drone(config(network="offline_action = stop\n"))
+        w = Watcher(a)
+        a.ok("start drone")
+        wait_until(lambda: self.connected(a, "drone"), what="drone connected")
+        pid = self.status(a, "drone")["pid"]
+        self.lab.route_del()
+        events = w.until(lambda e: e["event"] == "offline")
+        self.assertIn("cloudflared stopped", events[-1]["detail"])
+        wait_until(lambda: not alive(pid), what="the child gone")
+        time.sleep(1)
+        t = self.status(a, "drone")
+        self.assertEqual((t["state"], t["pid"], t["restarts"]), ("offline", None, 0))
+        self.assertIn("waiting for the route", t["network"])
+        self.lab.route_add()
+        events = w.until(lambda e: e["event"] == "connected")
+        kinds = [e["event"] for e in events]
+        self.assertNotIn("exited", kinds)
+        self.assertNotIn("backoff", kinds)
+        self.assertIn("restarted", kinds)
+
     def test_udp_dropped(self):
         self.lab.drop_udp()
         a = self.agent_in_drone(config(network="quic_fallback_after = 3\n"), env={"FAKE_CF_QUIC_TIMEOUT_MS": "1000"})
