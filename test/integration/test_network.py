@@ -21,7 +21,7 @@ import uuid
 
 import netlab
 import promparse
-from harness import AgentTest, SLOW, alive, main, wait_until
+from harness import SANITIZED, VALGRIND, AgentTest, SLOW, alive, main, wait_until
 from test_watchdog import Watcher
 
 
@@ -260,12 +260,11 @@ class NetworkLab(AgentTest):
         wait_until(lambda: proc_state(pid) == "T", timeout=10, what="paused again")
         self.assertEqual(a.log().count("is spinning"), 1)
         time.sleep(0.5)
-        c = a.client()
-        c.send("json list\n")  # the watch stream has nothing more than one spinning event
         self.assertEqual(self.status(a, "8080")["restarts"], 0)
         elapsed = time.monotonic() - started
         used = (cpu_ticks(a.pid()) - agent_before) / os.sysconf("SC_CLK_TCK")
-        self.assertLess(used, 0.5 * elapsed, "the agent spent %.2fs of CPU in %.1fs" % (used, elapsed))
+        if not (VALGRIND or SANITIZED):  # instrumented, reading costs what the instruments cost
+            self.assertLess(used, 0.5 * elapsed, "the agent spent %.2fs of CPU in %.1fs" % (used, elapsed))
 
 
 if __name__ == "__main__":
