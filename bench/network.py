@@ -106,6 +106,16 @@ def start_named(agent, names):
     c.close()
 
 
+def connect_all(agent, names):
+    start_named(agent, names)
+    wait_until(lambda: all_connected(agent, names), 60, "%d tunnels connected" % len(names))
+
+
+def lose_route(lab, agent):
+    lab.route_del()
+    wait_until(lambda: all(t["state"] == "offline" for t in states(agent).values()), 10, "every tunnel offline")
+
+
 def states(agent):
     c = Client(agent.socket, 60)
     try:
@@ -136,11 +146,9 @@ def bench_network(args, report, run):
         agent = agent_in(lab, run, base % EDGES4, dict(tokens, FAKE_CF_DIAL="1"))
         bare = Bare(args.build, lab, TUNNELS, EDGES4)
         try:
-            start_named(agent, names)
-            wait_until(lambda: all_connected(agent, names), 30, "10 tunnels connected")
+            connect_all(agent, names)
             wait_until(lambda: all(bare.registrations(i) for i in range(TUNNELS)), 30, "bare processes registered")
-            lab.route_del()
-            wait_until(lambda: all(t["state"] == "offline" for t in states(agent).values()), 10, "offline")
+            lose_route(lab, agent)
             time.sleep(8)
             before = [bare.registrations(i) for i in range(TUNNELS)]
             watch = Client(agent.socket, 60)
@@ -185,10 +193,8 @@ def bench_network(args, report, run):
     try:
         agent = agent_in(lab, run, base % EDGE1, dict(tokens, FAKE_CF_DIAL="1"))
         try:
-            start_named(agent, names)
-            wait_until(lambda: all_connected(agent, names), 30, "10 tunnels connected")
-            lab.route_del()
-            wait_until(lambda: all(t["state"] == "offline" for t in states(agent).values()), 10, "offline")
+            connect_all(agent, names)
+            lose_route(lab, agent)
             mine = core_percent(lambda: [agent.pid] + fake_children(agent.marker), 10)
         finally:
             agent.stop()
@@ -219,8 +225,7 @@ def bench_network(args, report, run):
         try:
             t0 = time.monotonic()
             bare = Bare(args.build, lab, 1, EDGES4)
-            start_named(agent, names[:1])
-            wait_until(lambda: all_connected(agent, names[:1]), 60, "connected over http2")
+            connect_all(agent, names[:1])
             mine = time.monotonic() - t0
             wait_until(lambda: bare.registrations(0), 240, "the bare process's own fallback")
             theirs = time.monotonic() - t0

@@ -94,17 +94,21 @@ class NetworkLab(AgentTest):
         t = self.status(a, tid)
         return t["state"] == "running" and t["connections"] > 0 and t
 
+    def connect_then_lose_route(self, a, w, tid):
+        """Starts tid, waits until it is connected, removes the default
+        route; returns the child's pid and the `offline` event."""
+        a.ok("start %s" % tid)
+        wait_until(lambda: self.connected(a, tid), what="%s connected" % tid)
+        pid = self.status(a, tid)["pid"]
+        self.lab.route_del()
+        return pid, w.until(lambda e: e["event"] == "offline")[-1]
+
     def test_default_route_removed_then_added(self):
         cfg = config(tunnels="[tunnel drone]\ntype = named\nhostname = drone.example.org\n")
         a = self.agent_in_drone(cfg)
         w = Watcher(a)
-        a.ok("start drone")
-        wait_until(lambda: self.connected(a, "drone"), what="drone connected")
-        pid = self.status(a, "drone")["pid"]
-
-        self.lab.route_del()
-        events = w.until(lambda e: e["event"] == "offline")
-        self.assertIn("no default route", events[-1]["detail"])
+        pid, offline = self.connect_then_lose_route(a, w, "drone")
+        self.assertIn("no default route", offline["detail"])
         t = self.status(a, "drone")
         self.assertEqual((t["state"], t["pid"], t["connections"]), ("offline", pid, 0))
         self.assertIn("paused", t["network"])
@@ -179,12 +183,8 @@ class NetworkLab(AgentTest):
     def test_offline_action_stop(self):
         a = self.agent_in_drone(config(network="offline_action = stop\n"))
         w = Watcher(a)
-        a.ok("start drone")
-        wait_until(lambda: self.connected(a, "drone"), what="drone connected")
-        pid = self.status(a, "drone")["pid"]
-        self.lab.route_del()
-        events = w.until(lambda e: e["event"] == "offline")
-        self.assertIn("cloudflared stopped", events[-1]["detail"])
+        pid, offline = self.connect_then_lose_route(a, w, "drone")
+        self.assertIn("cloudflared stopped", offline["detail"])
         wait_until(lambda: not alive(pid), what="the child gone")
         time.sleep(1)
         t = self.status(a, "drone")
