@@ -11,6 +11,7 @@ teardown(), also after a failure: the test registers it as a cleanup.
 """
 
 import os
+import re
 import shutil
 import signal
 import subprocess
@@ -40,13 +41,32 @@ def usable():
     return ""
 
 
+def sweep():
+    """Removes the namespaces of labs whose process is gone (a test run
+    killed before its cleanup): their names carry the creator's pid."""
+    for line in run("ip", "netns", "list", check=False).splitlines():
+        name = line.split()[0] if line.split() else ""
+        m = re.match(r"^tether-[de](\d+)n\d+$", name)
+        if m and not os.path.exists("/proc/%s" % m.group(1)):
+            for pid in run("ip", "netns", "pids", name, check=False).split():
+                try:
+                    os.kill(int(pid), signal.SIGKILL)
+                except (OSError, ValueError):
+                    pass
+            run("ip", "netns", "del", name, check=False)
+            shutil.rmtree(os.path.join("/etc/netns", name), ignore_errors=True)
+
+
 class Lab:
-    def __init__(self, tag=None):
-        tag = tag or "%d%03d" % (os.getpid() % 100000, int(time.monotonic() * 1000) % 1000)
+    count = 0
+
+    def __init__(self):
+        Lab.count += 1
+        tag = "%dn%d" % (os.getpid(), Lab.count)
         self.drone = "tether-d" + tag
         self.edge = "tether-e" + tag
-        self.veth_d = "td" + tag[-10:]
-        self.veth_e = "te" + tag[-10:]
+        self.veth_d = "td" + tag  # at most 15 characters: pid (7 digits) and count
+        self.veth_e = "te" + tag
         self.edge_proc = None
         self.edge_log = None
         self.made = []
@@ -54,6 +74,7 @@ class Lab:
 
     # -- building -------------------------------------------------------
     def setup(self, edge=True):
+        sweep()
         for ns in (self.drone, self.edge):
             run("ip", "netns", "add", ns)
             self.made.append(ns)
