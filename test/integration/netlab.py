@@ -48,13 +48,19 @@ def sweep():
         name = line.split()[0] if line.split() else ""
         m = re.match(r"^tether-[de](\d+)n\d+$", name)
         if m and not os.path.exists("/proc/%s" % m.group(1)):
-            for pid in run("ip", "netns", "pids", name, check=False).split():
-                try:
-                    os.kill(int(pid), signal.SIGKILL)
-                except (OSError, ValueError):
-                    pass
-            run("ip", "netns", "del", name, check=False)
-            shutil.rmtree(os.path.join("/etc/netns", name), ignore_errors=True)
+            remove_namespace(name)
+
+
+def remove_namespace(name):
+    """Kills whatever still runs in it (that would keep it alive), deletes it
+    and its /etc/netns directory."""
+    for pid in run("ip", "netns", "pids", name, check=False).split():
+        try:
+            os.kill(int(pid), signal.SIGKILL)
+        except (OSError, ValueError):
+            pass
+    run("ip", "netns", "del", name, check=False)
+    shutil.rmtree(os.path.join("/etc/netns", name), ignore_errors=True)
 
 
 class Lab:
@@ -159,14 +165,7 @@ class Lab:
         if self.edge_log:
             self.edge_log.close()
         for ns in self.made:
-            # Whatever still runs in a namespace would keep it alive.
-            for pid in run("ip", "netns", "pids", ns, check=False).split():
-                try:
-                    os.kill(int(pid), signal.SIGKILL)
-                except (OSError, ValueError):
-                    pass
-            run("ip", "netns", "del", ns, check=False)
-            shutil.rmtree(os.path.join("/etc/netns", ns), ignore_errors=True)
+            remove_namespace(ns)
         self.made = []
         shutil.rmtree(self.dir, ignore_errors=True)
 
