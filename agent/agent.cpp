@@ -45,11 +45,13 @@ Agent::Agent(uv_loop_t* loop, Config cfg, Options opts)
       commands_(*this),
       control_(loop, commands_, events_),
       sd_(loop),
+      clock_(loop),
       state_timer_(loop),
       reap_timer_(loop),
       boot_id_(boot_id()),
       started_ns_(uv_hrtime()) {
   supervisor_.on_change([this] { state_changed(); });
+  supervisor_.clock_probe([] { return ClockWatch::unsynchronised(); });
   events_.subscribe([this](const Event&) { publish_status(); });
 }
 
@@ -72,6 +74,10 @@ int Agent::start(std::string* err) {
   write_pidfile();
   notifier_.configure(cfg_.notify);
   start_telegram();
+  // Before restore(): a board that boots offline keeps its tunnels waiting.
+  start_netwatch();
+  int crc = clock_.start([this] { supervisor_.clock_stepped(); });
+  if (crc < 0) log_warn("clock: cannot watch for clock changes: %s", uv_strerror(crc));
   log_info("tetherd started (pid %d, config %s)", static_cast<int>(getpid()),
            cfg_.path.empty() ? "built-in defaults" : cfg_.path.c_str());
   // The socket is ours, so no other agent writes these files: what a crash
@@ -299,6 +305,7 @@ std::string Agent::reload() {
   control_.set_allowed_uids(cfg_.agent.allow_uids);
   notifier_.configure(cfg_.notify);
   if (!telegram_ != !cfg_.telegram.enabled || (telegram_ && telegram_->config() != cfg_.telegram)) start_telegram();
+  if (cfg_.network.require != old.network.require) start_netwatch();
   if (cfg_.agent.socket != old.agent.socket || cfg_.agent.state_dir != old.agent.state_dir)
     log_warn("reload: a new socket or state_dir takes effect only when the agent restarts");
   apply_tunnel_changes(old);
@@ -339,6 +346,21 @@ void Agent::apply_tunnel_changes(const Config& old_cfg) {
   }
 }
 
+// The routing table, watched on the loop ([network] require). Without a
+// netlink socket the agent counts as online, as it did before it watched.
+void Agent::start_netwatch() {
+  OnlineRule rule = OnlineRule::default_route;
+  parse_online_rule(cfg_.network.require, &rule);
+  netwatch_ = std::make_unique<NetWatch>(loop_, rule);
+  int rc = netwatch_->start([this](bool online) { supervisor_.set_online(online, netwatch_->describe()); });
+  if (rc < 0) {
+    log_warn("network: cannot watch the routing table (%s); tunnels are never held back", uv_strerror(rc));
+    netwatch_.reset();
+  }
+  if (netwatch_) supervisor_.set_online(netwatch_->online(), netwatch_->describe());
+  else supervisor_.set_online(true, "network not watched");
+}
+
 // Without a bot token the channel stays off, but the agent runs: a drone
 // must stay reachable through its tunnels whatever happens to Telegram.
 void Agent::start_telegram() {
@@ -358,6 +380,8 @@ MetricsSnapshot Agent::metrics() const {
   m.version = kVersion;
   m.uptime_s = static_cast<double>(uv_hrtime() - started_ns_) / 1e9;
   m.rss_bytes = resident_bytes();
+  m.online = supervisor_.online();
+  m.clock_synchronised = !ClockWatch::unsynchronised();
   m.tunnels = supervisor_.infos();
   m.control_clients = control_.clients();
   m.control_accepted = control_.connections_total();
@@ -406,6 +430,8 @@ void Agent::shutdown() {
   reap_timer_.stop();
   provisioner_.cancel_all();
   telegram_.reset();
+  netwatch_.reset();
+  clock_.stop();
   supervisor_.shutdown([this] { finish_shutdown(); });
 }
 

@@ -10,12 +10,14 @@
 #include <string>
 #include <vector>
 
+#include "clockwatch.hpp"
 #include "commands.hpp"
 #include "config.hpp"
 #include "control.hpp"
 #include "events.hpp"
 #include "http.hpp"
 #include "metrics.hpp"
+#include "netwatch.hpp"
 #include "notify.hpp"
 #include "options.hpp"
 #include "provision.hpp"
@@ -72,6 +74,7 @@ class Agent {
   void remove_pidfile();
   void publish_status();
   void start_telegram();
+  void start_netwatch();
 
   uv_loop_t* loop_;
   StateLock state_lock_;
@@ -86,6 +89,8 @@ class Agent {
   Control control_;
   SdNotify sd_;
   std::unique_ptr<TelegramChannel> telegram_;
+  std::unique_ptr<NetWatch> netwatch_;
+  ClockWatch clock_;
   UvHandle<uv_signal_t> sigterm_, sigint_, sighup_, sigusr1_;
   Timer state_timer_;  // coalesces state writes to one per loop turn
   Timer reap_timer_;

@@ -231,6 +231,20 @@ const std::map<std::string, std::map<std::string, Setter>>& section_keys() {
            {"max_restarts", [](Config& c, const std::string& v) { return set_int(&c.watchdog.max_restarts, v, 0, 1000000, ""); }},
            {"restart_window_s", [](Config& c, const std::string& v) { return set_int(&c.watchdog.restart_window_s, v, 1, 604800, "s"); }},
        }},
+      {"network",
+       {
+           {"require", [](Config& c, const std::string& v) {
+              return set_enum(&c.network.require, v, {"default-route", "any-route", "none"});
+            }},
+           {"offline_action", [](Config& c, const std::string& v) {
+              return set_enum(&c.network.offline_action, v, {"pause", "stop", "none"});
+            }},
+           {"reconnect_grace_s", [](Config& c, const std::string& v) { return set_int(&c.network.reconnect_grace_s, v, 0, 3600, "s"); }},
+           {"spin_lines_per_s", [](Config& c, const std::string& v) { return set_int(&c.network.spin_lines_per_s, v, 0, 1000000, ""); }},
+           {"spin_after_s", [](Config& c, const std::string& v) { return set_int(&c.network.spin_after_s, v, 1, 60, "s"); }},
+           {"quic_fallback_after", [](Config& c, const std::string& v) { return set_int(&c.network.quic_fallback_after, v, 0, 100, ""); }},
+           {"quic_retry_s", [](Config& c, const std::string& v) { return set_int(&c.network.quic_retry_s, v, 60, 86400, "s"); }},
+       }},
       {"cloudflare",
        {
            {"api_base", [](Config& c, const std::string& v) { return set_url(&c.cloudflare.api_base, v, false); }},

@@ -70,6 +70,17 @@ struct WatchdogConfig {
   int restart_window_s = 600;
 };
 
+// Network-aware healing (README, Configuration).
+struct NetworkConfig {
+  std::string require = "default-route";  // default-route, any-route, none
+  std::string offline_action = "pause";   // pause, stop, none
+  int reconnect_grace_s = 10;             // after the route returns; 0: restart at once
+  int spin_lines_per_s = 200;             // error lines per second; 0: off
+  int spin_after_s = 3;
+  int quic_fallback_after = 3;            // QUIC dial timeouts in a row; 0: off
+  int quic_retry_s = 3600;
+};
+
 struct CloudflareConfig {
   std::string api_base = "https://api.cloudflare.com/client/v4";
   std::string api_token_env = "CLOUDFLARE_API_TOKEN";
@@ -105,6 +116,7 @@ struct Config {
   AgentConfig agent;
   CloudflaredConfig cloudflared;
   WatchdogConfig watchdog;
+  NetworkConfig network;
   CloudflareConfig cloudflare;
   NotifyConfig notify;
   TelegramConfig telegram;

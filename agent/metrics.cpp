@@ -60,9 +60,13 @@ std::vector<std::string> render_metrics(const MetricsSnapshot& m) {
   w.sample("tether_agent_uptime_seconds", {}, m.uptime_s);
   w.family("tether_resident_memory_bytes", "gauge", "Resident memory of the agent.");
   w.sample("tether_resident_memory_bytes", {}, static_cast<double>(m.rss_bytes));
+  w.family("tether_network_online", "gauge", "1 when the board is online as [network] require says.");
+  w.sample("tether_network_online", {}, m.online ? 1 : 0);
+  w.family("tether_clock_synchronised", "gauge", "1 unless the kernel says the clock is not synchronised.");
+  w.sample("tether_clock_synchronised", {}, m.clock_synchronised ? 1 : 0);
 
   w.family("tether_tunnels", "gauge", "Tunnels by state.");
-  for (const char* state : {"starting", "running", "degraded", "backoff", "stopping", "failed"}) {
+  for (const char* state : {"starting", "running", "degraded", "backoff", "stopping", "failed", "offline"}) {
     int n = 0;
     for (const auto& t : m.tunnels) n += t.state == state;
     w.sample("tether_tunnels", {{"state", state}}, n);
@@ -80,6 +84,17 @@ std::vector<std::string> render_metrics(const MetricsSnapshot& m) {
              [](const TunnelInfo& t) { return static_cast<double>(t.restarts); });
   per_tunnel("tether_tunnel_url_changes_total", "counter", "New public URLs of a quick tunnel.",
              [](const TunnelInfo& t) { return static_cast<double>(t.url_changes); });
+  per_tunnel("tether_tunnel_quic_blocked", "gauge",
+             "1 when the tunnel runs --protocol http2 because QUIC dials kept timing out (protocol: http2 (quic blocked)).",
+             [](const TunnelInfo& t) { return t.quic_blocked ? 1.0 : 0.0; });
+  w.family("tether_tunnel_protocol_info", "gauge", "The protocol the tunnel's cloudflared is told to use (always 1).");
+  for (const auto& t : m.tunnels)
+    w.sample("tether_tunnel_protocol_info",
+             {{"tunnel", t.id}, {"kind", t.kind == TunnelKind::quick ? "quick" : "named"}, {"protocol", t.protocol},
+              {"reason", t.quic_blocked ? "quic blocked" : "configured"}},
+             1);
+  per_tunnel("tether_tunnel_spinning", "gauge", "1 while the tunnel's cloudflared is paused for printing errors too fast.",
+             [](const TunnelInfo& t) { return t.spinning.rfind("paused", 0) == 0 ? 1.0 : 0.0; });
   per_tunnel("tether_tunnel_uptime_seconds", "gauge", "Seconds the current cloudflared has run (0 if none).",
              [](const TunnelInfo& t) { return static_cast<double>(t.uptime_s > 0 ? t.uptime_s : 0); });
 

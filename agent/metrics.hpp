@@ -14,6 +14,8 @@ struct MetricsSnapshot {
   std::string version;
   double uptime_s = 0;
   uint64_t rss_bytes = 0;
+  bool online = true;
+  bool clock_synchronised = true;
   std::vector<TunnelInfo> tunnels;
   uint64_t control_clients = 0, control_accepted = 0;
   struct Channel {

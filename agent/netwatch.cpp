@@ -2,6 +2,7 @@
 
 #include <linux/netlink.h>
 #include <linux/rtnetlink.h>
+#include <poll.h>
 #include <sys/socket.h>
 #include <unistd.h>
 
@@ -27,20 +28,42 @@ int NetWatch::start(std::function<void(bool)> on_change) {
   sockaddr_nl sa = {};
   sa.nl_family = AF_NETLINK;
   sa.nl_groups = RTMGRP_LINK | RTMGRP_IPV4_IFADDR | RTMGRP_IPV6_IFADDR | RTMGRP_IPV4_ROUTE | RTMGRP_IPV6_ROUTE;
+  // Room for a burst of changes (a link flapping with many routes) before
+  // the kernel has to drop messages and a full read is needed.
+  int rcvbuf = 256 * 1024;
+  setsockopt(fd_, SOL_SOCKET, SO_RCVBUF, &rcvbuf, sizeof rcvbuf);
   int rc = 0;
   if (bind(fd_, reinterpret_cast<sockaddr*>(&sa), sizeof sa) < 0) rc = -errno;
-  if (rc == 0) rc = poll_.init(loop_, this, uv_poll_init, fd_);
-  if (rc == 0) rc = uv_poll_start(poll_.get(), UV_READABLE, on_readable);
   if (rc == 0) rc = request(Dump::links);
+  if (rc == 0) initial_read();
+  if (rc == 0) rc = poll_readable(loop_, poll_, this, fd_, on_readable);
   if (rc < 0) {
-    poll_.reset();
     close(fd_);
     fd_ = -1;
+    online_ = true;
     return rc;
   }
-  // The first answer comes from the dump; until then the agent assumes the
-  // network is there rather than holding every tunnel back at boot.
   return 0;
+}
+
+// The first answer is read before start() returns, so tunnels restored or
+// autostarted at boot already know whether there is a network (a board that
+// boots without one never spawns a child that cannot connect). Netlink
+// answers a local dump in microseconds; the bound only guards against a
+// kernel that never does, and then the agent assumes it is online.
+void NetWatch::initial_read() {
+  uint64_t deadline = uv_hrtime() + 1000000000ULL;
+  while (dumping_ != Dump::none || routes_again_) {
+    uint64_t now = uv_hrtime();
+    if (now >= deadline) {
+      log_warn("network: no answer from the kernel's routing table; assuming online");
+      return;
+    }
+    pollfd p = {fd_, POLLIN, 0};
+    int n = poll(&p, 1, static_cast<int>((deadline - now) / 1000000 + 1));
+    if (n < 0 && errno != EINTR) return;
+    if (n > 0) read_all();
+  }
 }
 
 // One dump at a time: the kernel refuses a second one on the same socket
@@ -68,12 +91,20 @@ void NetWatch::on_readable(uv_poll_t* h, int status, int) {
 }
 
 void NetWatch::read_all() {
-  alignas(nlmsghdr) char buf[16384];
+  // 32 KiB: the largest datagram the kernel builds for a dump.
+  alignas(nlmsghdr) static char buf[32768];
   for (;;) {
-    ssize_t n = recv(fd_, buf, sizeof buf, 0);
+    sockaddr_nl from = {};
+    socklen_t from_len = sizeof from;
+    // MSG_TRUNC: the real length, so a datagram cut short is noticed.
+    ssize_t n = recvfrom(fd_, buf, sizeof buf, MSG_TRUNC, reinterpret_cast<sockaddr*>(&from), &from_len);
     if (n < 0 && errno == EINTR) continue;
-    if (n < 0 && errno == ENOBUFS) {
-      // The kernel dropped messages: what we hold may be wrong. Read it all again.
+    // Any local process may send a datagram to this socket; only the
+    // kernel (port 0) speaks for the routing table.
+    if (n > 0 && from.nl_pid != 0) continue;
+    if ((n < 0 && errno == ENOBUFS) || n > static_cast<ssize_t>(sizeof buf)) {
+      // The kernel dropped messages (or one did not fit): what we hold may
+      // be wrong. Read it all again.
       log_warn("network: routing messages were lost; reading the routing state again");
       state_.clear();
       routes_again_ = false;

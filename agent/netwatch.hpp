@@ -23,7 +23,8 @@ class NetWatch {
   NetWatch(const NetWatch&) = delete;
   NetWatch& operator=(const NetWatch&) = delete;
 
-  // Opens the socket and reads the current state. Returns 0 or a negative
+  // Opens the socket and reads the current state before it returns
+  // (on_change fires then if the board is offline). Returns 0 or a negative
   // errno; without a socket (no permission, no netlink) the agent counts
   // as online, as it did before it watched.
   int start(std::function<void(bool online)> on_change);
@@ -36,6 +37,7 @@ class NetWatch {
 
   static void on_readable(uv_poll_t* h, int status, int events);
   void read_all();
+  void initial_read();
   int request(Dump what);
   void settle();
 

@@ -64,6 +64,10 @@ std::vector<std::string> status_lines(const TunnelInfo& t) {
       "origin: " + t.origin,
   };
   if (t.metrics_port) out.push_back("metrics: 127.0.0.1:" + std::to_string(t.metrics_port));
+  if (!t.protocol.empty()) out.push_back("protocol: " + t.protocol + (t.quic_blocked ? " (quic blocked)" : ""));
+  if (!t.network.empty()) out.push_back("network: " + t.network);
+  if (!t.spinning.empty()) out.push_back("spinning: " + t.spinning);
+  if (t.clock_unsynced) out.push_back("clock: clock not synchronised (certificates look expired or not yet valid)");
   if (t.next_restart_ms >= 0) {
     char buf[32];
     snprintf(buf, sizeof buf, "%.1fs", static_cast<double>(t.next_restart_ms) / 1000.0);
@@ -90,6 +94,11 @@ nlohmann::json info_json(const TunnelInfo& t) {
       {"origin", t.origin},
   };
   if (t.metrics_port) j["metrics"] = "127.0.0.1:" + std::to_string(t.metrics_port);
+  if (!t.protocol.empty()) j["protocol"] = t.protocol;
+  if (t.quic_blocked) j["protocol_reason"] = "quic blocked";
+  if (!t.network.empty()) j["network"] = t.network;
+  if (!t.spinning.empty()) j["spinning"] = t.spinning;
+  if (t.clock_unsynced) j["clock"] = "clock not synchronised";
   if (t.next_restart_ms >= 0) j["next_restart_ms"] = t.next_restart_ms;
   if (!t.credentials.empty()) j["credentials_error"] = t.credentials;
   if (!t.last_exit.empty()) j["last_exit"] = t.last_exit;

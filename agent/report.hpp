@@ -27,6 +27,11 @@ struct TunnelInfo {
   int64_t next_restart_ms = -1;  // in backoff: time left
   uint64_t url_changes = 0;
   std::string origin;      // "config" or "runtime"
+  std::string protocol;    // what the child is told: auto, quic or http2
+  bool quic_blocked = false;  // http2 because QUIC dials kept timing out
+  std::string network;     // offline: why, and what became of the child
+  std::string spinning;    // paused for printing errors too fast
+  bool clock_unsynced = false;  // certificate errors with an unsynchronised clock
 };
 
 // 42s, 5m03s, 1h02m, 3d04h.

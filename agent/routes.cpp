@@ -68,6 +68,9 @@ size_t RouteState::apply(const void* buf, size_t len, bool* dump_done, int* erro
       case RTM_DELROUTE: route(false, body, body_len); break;
       case RTM_NEWLINK: link(true, body, body_len); break;
       case RTM_DELLINK: link(false, body, body_len); break;
+      // Removing an IPv4 address flushes the routes that used it without a
+      // message for each (like a link going down): read the table again.
+      case RTM_DELADDR: resync_ = true; break;
       case NLMSG_DONE:
         if (dump_done) *dump_done = true;
         break;

@@ -38,9 +38,10 @@ class RouteState {
 
   // Forget everything (before a fresh dump after the socket overflowed).
   void clear();
-  // Linux flushes the IPv4 routes of a link that goes down without a
-  // message for each, so after a link changes the route table must be read
-  // again: true once after such a change; then clear_routes() and dump.
+  // Linux flushes the IPv4 routes of a link that goes down, or of an
+  // address that is removed, without a message for each, so after such a
+  // change the route table must be read again: true once after it; then
+  // clear_routes() and dump.
   bool take_resync();
   void clear_routes() { routes_.clear(); }
 

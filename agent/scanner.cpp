@@ -110,8 +110,21 @@ LineInfo scan_line(std::string_view line) {
       info.url = "https://" + std::string(url_pattern().group(msg, 1)) + ".trycloudflare.com";
     }
     if (info.kind == Kind::registered || info.kind == Kind::unregistered) info.conn_index = conn_index(msg);
-  } else if ((info.level == 'E' || info.level == 'W') && msg.find("Unauthorized") != std::string_view::npos) {
-    info.kind = Kind::unauthorized;
+  } else if (info.level == 'E' || info.level == 'W') {
+    // The level is ERR or WRN depending on the other connections
+    // (docs/cloudflared.md §4).
+    if (msg.find("Unauthorized") != std::string_view::npos) {
+      info.kind = Kind::unauthorized;
+    } else if (starts_with(msg, "Failed to create new quic connection") ||
+               starts_with(msg, "Failed to dial a quic connection")) {
+      info.kind = Kind::dial_failed;
+      info.quic_timeout = msg.find("timeout: no recent network activity") != std::string_view::npos;
+    } else if (starts_with(msg, "Unable to establish connection with Cloudflare edge")) {
+      info.kind = Kind::dial_failed;
+    } else if (starts_with(msg, "Failed to serve quic connection") || starts_with(msg, "Serve tunnel error") ||
+               starts_with(msg, "Connection terminated") || starts_with(msg, "failed to serve tunnel connection")) {
+      info.kind = Kind::conn_failed;
+    }
   }
   return info;
 }

@@ -17,6 +17,8 @@ struct LineInfo {
     shutdown,       // cloudflared began a graceful shutdown
     unauthorized,   // the edge refuses the tunnel's credentials, or (a
                     // plain line) cloudflared cannot even decode the token
+    dial_failed,    // a dial to the edge failed (QUIC or HTTP/2)
+    conn_failed,    // an established connection ended, or its slot gave up for now
   };
   Kind kind = Kind::none;
   // A zerolog record ("<time> <LVL> <message>"); otherwise a plain line:
@@ -29,6 +31,7 @@ struct LineInfo {
   // "See 'cloudflared tunnel run --help'.": a pointer to the help printed
   // after the real error, never the explanation itself.
   bool hint = false;
+  bool quic_timeout = false;  // dial_failed: a QUIC dial that got no answer at all
 
   // ERR/FTL/PNC records and plain lines are what explain a failure.
   bool is_error() const {

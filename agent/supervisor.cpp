@@ -7,6 +7,7 @@
 #include "child.hpp"
 #include "events.hpp"
 #include "log.hpp"
+#include "linkpolicy.hpp"
 #include "logring.hpp"
 #include "scanner.hpp"
 #include "uvpp.hpp"
@@ -51,6 +52,7 @@ const char* state_name(TunnelState s) {
     case TunnelState::backoff: return "backoff";
     case TunnelState::stopping: return "stopping";
     case TunnelState::failed: return "failed";
+    case TunnelState::offline: return "offline";
   }
   return "?";
 }
@@ -62,7 +64,13 @@ bool TunnelSpec::operator==(const TunnelSpec& o) const {
 
 struct Supervisor::Tunnel {
   Tunnel(uv_loop_t* loop, TunnelSpec s)
-      : spec(std::move(s)), backoff_timer(loop), health_timer(loop), stable_timer(loop), kill_timer(loop) {}
+      : spec(std::move(s)),
+        backoff_timer(loop),
+        health_timer(loop),
+        stable_timer(loop),
+        kill_timer(loop),
+        grace_timer(loop),
+        spin_timer(loop) {}
 
   struct Waiter {
     ReplyFn done;
@@ -92,8 +100,22 @@ struct Supervisor::Tunnel {
   // What the next exit of the child means. Unexpected exits go through
   // backoff; a restart respawns at once; a stop removes the tunnel; at agent
   // shutdown, or once given up, the tunnel stays as it is.
-  enum class After { backoff, respawn, remove, keep } after_exit = After::backoff;
+  // offline: ended because the network went away (offline_action = stop);
+  // it waits in `offline` for the route.
+  enum class After { backoff, respawn, remove, keep, offline } after_exit = After::backoff;
   std::string restart_reason;
+
+  // Network-aware healing (linkpolicy.hpp decides, this carries it out).
+  Timer grace_timer;              // back online: registered in time?
+  Timer spin_timer;               // spinning: when to resume
+  bool paused = false;            // the group is SIGSTOPped (offline or spinning)
+  bool spawned_once = false;      // the first spawn says "starting", later ones "restarted"
+  bool awaiting = false;          // back online, no registration yet
+  bool http2 = false;             // the current child runs --protocol http2: QUIC blocked
+  bool clock_error = false;       // certificates looked expired or not yet valid
+  std::string spinning;           // status text while paused for spinning
+  SpinDetector spin;
+  QuicBlockDetector quic;
 };
 
 Supervisor::Supervisor(uv_loop_t* loop, const Config& cfg, EventBus& events, TokenLookup tokens)
@@ -169,7 +191,8 @@ void Supervisor::answer_waiters(Tunnel& t, const Reply& r) {
 
 std::vector<std::string> Supervisor::command_line(const Tunnel& t, const std::string& exe) const {
   std::vector<std::string> argv = {exe, "tunnel", "--no-autoupdate"};
-  if (cfg_.cloudflared.protocol != "auto") argv.insert(argv.end(), {"--protocol", cfg_.cloudflared.protocol});
+  if (t.http2) argv.insert(argv.end(), {"--protocol", "http2"});
+  else if (cfg_.cloudflared.protocol != "auto") argv.insert(argv.end(), {"--protocol", cfg_.cloudflared.protocol});
   if (t.metrics_port) argv.insert(argv.end(), {"--metrics", "127.0.0.1:" + std::to_string(t.metrics_port)});
   argv.insert(argv.end(), cfg_.cloudflared.extra_args.begin(), cfg_.cloudflared.extra_args.end());
   if (t.spec.kind == TunnelKind::quick)
@@ -180,6 +203,25 @@ std::vector<std::string> Supervisor::command_line(const Tunnel& t, const std::st
 }
 
 void Supervisor::spawn(Tunnel& t, const std::string& reason) {
+  if (!online_ && !shutting_down_) {
+    // Nothing could connect: wait for the route instead (set_online).
+    t.backoff_timer.stop();
+    if (t.state != TunnelState::offline)
+      events_.publish(t.spec.id, "offline", offline_why_ + "; waiting for the route",
+                      {{"reason", offline_why_}, {"action", cfg_.network.offline_action}});
+    enter(t, TunnelState::offline);
+    return;
+  }
+  bool first = !t.spawned_once;
+  t.spawned_once = true;
+  t.http2 = cfg_.cloudflared.protocol == "auto" && quic_fallback_.active(uv_now(loop_));
+  t.paused = false;
+  t.awaiting = false;
+  t.spinning.clear();
+  t.spin.configure(static_cast<unsigned>(cfg_.network.spin_lines_per_s), static_cast<unsigned>(cfg_.network.spin_after_s));
+  t.spin.reset();
+  t.quic.configure(static_cast<unsigned>(cfg_.network.quic_fallback_after));
+  t.quic.reset();
   t.url.clear();
   t.conns.clear();
   t.first_lines.clear();
@@ -224,7 +266,7 @@ void Supervisor::spawn(Tunnel& t, const std::string& reason) {
   int pid = t.child->pid();
   t.pid = pid;
   t.start_ticks = t.child->start_ticks();
-  if (reason.empty()) {
+  if (reason.empty() || first) {
     events_.publish(id, "starting", "pid " + std::to_string(pid), {{"pid", pid}});
   } else {
     ++t.restarts;
@@ -270,7 +312,10 @@ void Supervisor::enter(Tunnel& t, TunnelState s) {
     t.stable_timer.stop();
   }
   if (s != TunnelState::backoff) t.backoff_timer.stop();
-  if (s != TunnelState::stopping) t.kill_timer.stop();
+  if (s != TunnelState::stopping && s != TunnelState::offline) t.kill_timer.stop();
+  if (s != TunnelState::offline && s != TunnelState::starting && s != TunnelState::running &&
+      s != TunnelState::degraded)
+    t.grace_timer.stop();
 }
 
 void Supervisor::on_line(Tunnel& t, std::string_view raw) {
@@ -281,6 +326,10 @@ void Supervisor::on_line(Tunnel& t, std::string_view raw) {
   if (info.is_error()) t.last_error = cut(std::string(info.message));
   const std::string& id = t.spec.id;
   bool live = t.state != TunnelState::stopping;
+  if (live && t.child) {
+    watch_line(t, info, line);
+    if (!t.child || t.state == TunnelState::stopping) return;  // restarted or paused for good
+  }
   switch (info.kind) {
     case LineInfo::Kind::url:
       if (t.spec.kind != TunnelKind::quick || info.url == t.url) break;
@@ -300,7 +349,13 @@ void Supervisor::on_line(Tunnel& t, std::string_view raw) {
       if (std::find(t.conns.begin(), t.conns.end(), info.conn_index) == t.conns.end())
         t.conns.push_back(info.conn_index);
       t.credentials.clear();
-      if (!first || !live) break;
+      t.clock_error = false;
+      t.quic.connected();
+      if (t.awaiting) {
+        t.awaiting = false;
+        t.grace_timer.stop();
+      }
+      if (!first || !live || t.state == TunnelState::offline) break;
       events_.publish(id, "connected", "connIndex " + std::to_string(info.conn_index),
                       {{"conn_index", info.conn_index}});
       enter(t, TunnelState::running);
@@ -315,7 +370,7 @@ void Supervisor::on_line(Tunnel& t, std::string_view raw) {
       auto c = std::find(t.conns.begin(), t.conns.end(), info.conn_index);
       if (c == t.conns.end()) break;
       t.conns.erase(c);
-      if (!t.conns.empty() || !live) break;
+      if (!t.conns.empty() || !live || t.state == TunnelState::offline) break;
       events_.publish(id, "disconnected", "no registered connection", {{"conn_index", info.conn_index}});
       if (t.state == TunnelState::running) enter(t, TunnelState::degraded);
       else enter(t, t.state);  // arms the health timer
@@ -331,9 +386,20 @@ void Supervisor::on_line(Tunnel& t, std::string_view raw) {
     case LineInfo::Kind::shutdown:
       if (live) log_warn("tunnel %s: cloudflared is shutting down on its own (signal from elsewhere?)", id.c_str());
       break;
+    case LineInfo::Kind::dial_failed:
+    case LineInfo::Kind::conn_failed:
     case LineInfo::Kind::none:
       break;
   }
+  // Back online, a named tunnel whose child reports its last connection
+  // gone will sit in cloudflared's random re-dial delay: a new process
+  // keeps the hostname and dials at once. A quick one keeps its URL only in
+  // the same process, so it gets reconnect_grace_s first.
+  bool failure = info.kind == LineInfo::Kind::dial_failed || info.kind == LineInfo::Kind::conn_failed ||
+                 info.kind == LineInfo::Kind::unregistered;
+  if (failure && t.awaiting && t.spec.kind == TunnelKind::named && t.conns.empty() && t.child && live &&
+      t.state != TunnelState::offline)
+    restart_now(t, "lost its connection while the network was away");
 }
 
 void Supervisor::on_exit(Tunnel& t, int64_t status, int term_signal) {
@@ -344,8 +410,20 @@ void Supervisor::on_exit(Tunnel& t, int64_t status, int term_signal) {
   t.health_timer.stop();
   t.stable_timer.stop();
   t.kill_timer.stop();
+  t.grace_timer.stop();
+  t.spin_timer.stop();
+  t.paused = false;
+  t.awaiting = false;
+  t.spinning.clear();
 
   switch (t.after_exit) {
+    case Tunnel::After::offline:
+      t.after_exit = Tunnel::After::backoff;
+      t.last_exit = what;
+      log_info("tunnel %s: cloudflared stopped while offline (%s)", id.c_str(), what.c_str());
+      if (online_) spawn(t, "network back");
+      else enter(t, TunnelState::offline);
+      return;
     case Tunnel::After::remove:
       t.last_exit = what;
       remove(id, what);
@@ -362,6 +440,14 @@ void Supervisor::on_exit(Tunnel& t, int64_t status, int term_signal) {
       return;
     case Tunnel::After::backoff:
       break;
+  }
+  if (!online_) {
+    // Offline, an exit is no crash: nothing is counted, nothing respawns
+    // until the route is back.
+    t.last_exit = what;
+    log_info("tunnel %s: cloudflared ended while offline (%s)", id.c_str(), what.c_str());
+    enter(t, TunnelState::offline);
+    return;
   }
   // Unexpected. Exit 0 too: cloudflared exits 0 on a misplaced flag, with
   // its usage text as the only explanation.
@@ -403,6 +489,201 @@ void Supervisor::schedule_respawn(Tunnel& t, const std::string& reason) {
     auto it = tunnels_.find(id);
     if (it != tunnels_.end()) spawn(*it->second, "after " + it->second->restart_reason);
   });
+}
+
+// ---- Network-aware healing ---------------------------------------------
+// linkpolicy.hpp decides; what follows only carries the decisions out.
+
+void Supervisor::set_online(bool online, const std::string& why) {
+  if (online == online_) return;
+  online_ = online;
+  offline_why_ = online ? "" : why;
+  // A network change is the moment to try QUIC again.
+  quic_fallback_.clear();
+  log_info("network %s (%s): %zu tunnel%s", online ? "back" : "gone", why.c_str(), tunnels_.size(),
+           tunnels_.size() == 1 ? "" : "s");
+  std::vector<std::string> all = ids();
+  for (const auto& id : all) {
+    auto it = tunnels_.find(id);
+    if (it == tunnels_.end()) continue;
+    if (online) come_back(*it->second);
+    else go_offline(*it->second);
+  }
+  changed();
+}
+
+void Supervisor::go_offline(Tunnel& t) {
+  if (t.state == TunnelState::stopping || t.state == TunnelState::failed || t.state == TunnelState::offline) return;
+  const std::string& action = cfg_.network.offline_action;
+  t.backoff_timer.stop();
+  t.grace_timer.stop();
+  t.spin_timer.stop();
+  t.awaiting = false;
+  t.spinning.clear();
+  // The registered connections are kept (and shown as 0): a short outage
+  // may leave them alive, and the child's `Unregistered` after it resumes
+  // says otherwise.
+  std::string detail = offline_why_;
+  bool alive = t.child && t.child->running();
+  enter(t, TunnelState::offline);
+  if (alive && action == "pause") {
+    if (!t.paused) t.child->signal_group(SIGSTOP);
+    t.paused = true;
+    detail += "; cloudflared pid " + std::to_string(t.child->pid()) + " paused";
+  } else if (alive && action == "stop") {
+    t.after_exit = Tunnel::After::offline;
+    terminate(t);
+    detail += "; cloudflared stopped";
+  } else if (alive && t.paused) {
+    t.child->signal_group(SIGCONT);  // paused for spinning; `none` leaves it running
+    t.paused = false;
+  }
+  events_.publish(t.spec.id, "offline", detail, {{"reason", offline_why_}, {"action", action}});
+}
+
+void Supervisor::come_back(Tunnel& t) {
+  if (t.state != TunnelState::offline) return;
+  events_.publish(t.spec.id, "online", "network back", {});
+  t.attempt = 0;  // the failures were the network's, not the child's
+  if (!t.child) {
+    spawn(t, "network back");
+    return;
+  }
+  if (t.after_exit == Tunnel::After::offline) {
+    // offline_action = stop, and the child has not ended yet.
+    t.after_exit = Tunnel::After::respawn;
+    t.restart_reason = "network back";
+    enter(t, TunnelState::stopping);
+    return;
+  }
+  if (t.paused) t.child->signal_group(SIGCONT);
+  t.paused = false;
+  t.spin.rearm();
+  enter(t, t.url.empty() && t.conns.empty() ? TunnelState::starting : TunnelState::running);
+  // cloudflared's own re-dial after an outage waits a random 0-20 s (or
+  // more): a tunnel not registered in reconnect_grace_s gets a new process.
+  t.awaiting = true;
+  std::string id = t.spec.id;
+  t.grace_timer.start(static_cast<uint64_t>(cfg_.network.reconnect_grace_s) * 1000, [this, id] {
+    auto it = tunnels_.find(id);
+    if (it == tunnels_.end() || !it->second->awaiting) return;
+    it->second->awaiting = false;
+    if (!it->second->conns.empty()) return;  // its connection lived through the outage
+    restart_now(*it->second, "not registered " + std::to_string(cfg_.network.reconnect_grace_s) +
+                                  "s after the network came back");
+  });
+}
+
+// A new child at once, backoff or not. A child without a registered
+// connection has nothing to unregister (and cloudflared in its re-dial
+// backoff waits out its whole grace period on SIGTERM): SIGKILL.
+void Supervisor::restart_now(Tunnel& t, const std::string& reason) {
+  t.awaiting = false;
+  t.grace_timer.stop();
+  t.spin_timer.stop();
+  t.attempt = 0;
+  log_info("tunnel %s: restarting now: %s", t.spec.id.c_str(), reason.c_str());
+  if (!t.child || !t.child->running()) {
+    t.after_exit = Tunnel::After::backoff;
+    spawn(t, reason);
+    return;
+  }
+  t.after_exit = Tunnel::After::respawn;
+  t.restart_reason = reason;
+  bool connected = !t.conns.empty();
+  enter(t, TunnelState::stopping);
+  if (connected) {
+    terminate(t);
+  } else {
+    t.child->signal_group(SIGKILL);
+  }
+}
+
+// Paused for the current backoff delay, then resumed; logged once per
+// episode (the detector says which verdict is the first).
+void Supervisor::spin_pause(Tunnel& t, bool first) {
+  const auto& w = cfg_.watchdog;
+  ++t.attempt;
+  std::uniform_real_distribution<double> unit(0.0, 1.0);
+  uint64_t delay = backoff_delay_ms(t.attempt, static_cast<uint64_t>(w.backoff_initial_ms),
+                                    static_cast<uint64_t>(w.backoff_max_ms), unit(rng_));
+  unsigned rate = t.spin.rate();
+  t.child->signal_group(SIGSTOP);
+  t.paused = true;
+  t.spinning = "paused for " + seconds_text(delay) + " (" + std::to_string(rate) + " error lines/s)";
+  if (first) {
+    log_warn("tunnel %s: cloudflared is spinning (%u error lines/s); pausing it for %s at a time", t.spec.id.c_str(),
+             rate, seconds_text(delay).c_str());
+    events_.publish(t.spec.id, "spinning", t.spinning, {{"lines_per_s", rate}, {"delay_ms", delay}});
+  }
+  std::string id = t.spec.id;
+  t.spin_timer.start(delay, [this, id] {
+    auto it = tunnels_.find(id);
+    if (it == tunnels_.end()) return;
+    Tunnel& t = *it->second;
+    if (!t.child || !t.paused || t.state == TunnelState::offline) return;
+    t.child->signal_group(SIGCONT);
+    t.paused = false;
+    t.spinning = "resumed after a pause (" + std::to_string(t.spin.rate()) + " error lines/s before)";
+    t.spin.rearm();
+  });
+}
+
+// QUIC dials keep timing out while a route exists: UDP to the edge is
+// dropped. Every tunnel on `auto` that is not connected moves to HTTP/2 now.
+void Supervisor::quic_blocked(Tunnel& t) {
+  quic_fallback_.declare(uv_now(loop_));
+  log_warn("tunnel %s: %u QUIC dials timed out while online: UDP to the edge looks blocked; using HTTP/2 for %ds "
+           "or until the network changes",
+           t.spec.id.c_str(), t.quic.count(), cfg_.network.quic_retry_s);
+  std::vector<std::string> all = ids();
+  for (const auto& id : all) {
+    auto it = tunnels_.find(id);
+    if (it == tunnels_.end()) continue;
+    Tunnel& o = *it->second;
+    bool waiting = o.state == TunnelState::starting || o.state == TunnelState::degraded ||
+                   (o.state == TunnelState::running && o.conns.empty()) || o.state == TunnelState::backoff;
+    if (!waiting || o.http2) continue;
+    events_.publish(id, "protocol", "http2 (quic blocked)", {{"protocol", "http2"}, {"reason", "quic blocked"}});
+    restart_now(o, "QUIC blocked, switching to HTTP/2");
+  }
+}
+
+// What a line means for healing: spinning, QUIC blocked, the clock, and a
+// named tunnel that lost its connection while the network was away.
+void Supervisor::watch_line(Tunnel& t, const LineInfo& info, const std::string& line) {
+  if (info.is_error()) {
+    if (!t.clock_error && clockpolicy::is_clock_error(line)) t.clock_error = true;
+    if (!t.paused) {
+      SpinDetector::Verdict v = t.spin.line(uv_now(loop_));
+      if (v != SpinDetector::Verdict::no) {
+        spin_pause(t, v == SpinDetector::Verdict::started);
+        return;
+      }
+    }
+  }
+  if (info.kind == LineInfo::Kind::dial_failed && info.quic_timeout && !t.http2 &&
+      cfg_.cloudflared.protocol == "auto" && t.conns.empty() && t.quic.dial_timeout(online_)) {
+    quic_blocked(t);
+    return;
+  }
+}
+
+void Supervisor::clock_stepped() {
+  std::vector<std::string> all = ids();
+  for (const auto& id : all) {
+    auto it = tunnels_.find(id);
+    if (it == tunnels_.end()) continue;
+    Tunnel& t = *it->second;
+    if (t.state == TunnelState::stopping || t.state == TunnelState::failed || t.state == TunnelState::offline)
+      continue;
+    bool alive = t.child && t.child->running();
+    clockpolicy::Action a = clockpolicy::on_step(t.clock_error, alive, !t.conns.empty());
+    t.clock_error = false;
+    if (a == clockpolicy::Action::none) continue;
+    log_info("tunnel %s: the clock was set; %s now", id.c_str(), alive ? "restarting" : "respawning");
+    restart_now(t, "the clock was set");
+  }
 }
 
 void Supervisor::give_up(Tunnel& t, const std::string& why) {
@@ -601,6 +882,16 @@ TunnelInfo Supervisor::snapshot(const Tunnel& t) const {
   i.next_restart_ms = t.backoff_timer.active() ? static_cast<int64_t>(t.backoff_timer.due_in()) : -1;
   i.url_changes = t.url_changes;
   i.origin = t.spec.section.empty() ? "runtime" : "config";
+  i.protocol = t.http2 ? "http2" : cfg_.cloudflared.protocol;
+  i.quic_blocked = t.http2;
+  if (t.state == TunnelState::offline) {
+    i.network = "offline (" + offline_why_ + ")";
+    if (t.paused) i.network += ", cloudflared paused";
+    else if (!t.child) i.network += ", waiting for the route";
+    i.connections = 0;
+  }
+  if (t.child) i.spinning = t.spinning;
+  i.clock_unsynced = t.clock_error && clock_unsynced_ && clock_unsynced_();
   return i;
 }
 

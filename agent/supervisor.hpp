@@ -8,6 +8,9 @@
 //      +------ unexpected exit -----+-------------+--> backoff --timer--> starting
 //      |                                                  |
 //      +-- stop --> stopping --exit--> (gone)             +--> failed (max_restarts)
+//
+//   any of starting, running, degraded, backoff --no route--> offline
+//   offline --route back--> starting/running (child resumed) or a spawn
 #pragma once
 
 #include <uv.h>
@@ -22,13 +25,15 @@
 
 #include "commands.hpp"
 #include "config.hpp"
+#include "linkpolicy.hpp"
 #include "report.hpp"
 
 namespace tether {
 
 class EventBus;
+struct LineInfo;
 
-enum class TunnelState { starting, running, degraded, backoff, stopping, failed };
+enum class TunnelState { starting, running, degraded, backoff, stopping, failed, offline };
 const char* state_name(TunnelState s);
 
 struct TunnelSpec {
@@ -90,6 +95,19 @@ class Supervisor {
   // state file listens).
   void on_change(std::function<void()> fn) { on_change_ = std::move(fn); }
 
+  // The network watcher's answer (netwatch.hpp), with its description
+  // ("no default route through a running link"). Offline: every tunnel
+  // waits in `offline` (its child paused, stopped or left alone, as
+  // [network] offline_action says); online again: children resume at once
+  // and whoever is not registered within reconnect_grace_s is restarted.
+  void set_online(bool online, const std::string& why);
+  bool online() const { return online_; }
+  // The wall clock was set (clockwatch.hpp): tunnels that failed on
+  // certificate validity respawn now instead of after their backoff.
+  void clock_stepped();
+  // How the supervisor asks whether the kernel's clock is synchronised.
+  void clock_probe(std::function<bool()> unsynced) { clock_unsynced_ = std::move(unsynced); }
+
  private:
   struct Tunnel;
 
@@ -109,6 +127,12 @@ class Supervisor {
   std::vector<std::string> command_line(const Tunnel& t, const std::string& exe) const;
   void changed();
   void check_shutdown_done();
+  void go_offline(Tunnel& t);
+  void come_back(Tunnel& t);
+  void restart_now(Tunnel& t, const std::string& reason);
+  void spin_pause(Tunnel& t, bool first);
+  void quic_blocked(Tunnel& t);
+  void watch_line(Tunnel& t, const LineInfo& info, const std::string& line);
 
   uv_loop_t* loop_;
   const Config& cfg_;
@@ -118,6 +142,10 @@ class Supervisor {
   std::function<void()> on_change_;
   std::function<void()> shutdown_done_;
   bool shutting_down_ = false;
+  bool online_ = true;
+  std::string offline_why_;
+  QuicFallback quic_fallback_;
+  std::function<bool()> clock_unsynced_;
   std::minstd_rand rng_;
 };
 

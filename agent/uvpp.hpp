@@ -97,4 +97,13 @@ class Timer {
   std::function<void()> cb_;
 };
 
+// Watches fd for reading through h (owner in its data); on failure h is
+// closed again and the error returned. The fd stays the caller's.
+inline int poll_readable(uv_loop_t* loop, UvHandle<uv_poll_t>& h, void* owner, int fd, uv_poll_cb cb) {
+  int rc = h.init(loop, owner, uv_poll_init, fd);
+  if (rc == 0) rc = uv_poll_start(h.get(), UV_READABLE, cb);
+  if (rc < 0) h.reset();
+  return rc;
+}
+
 }  // namespace tether

@@ -18,7 +18,8 @@ this run; nothing is remembered from earlier runs.
 
 --only runs some of the groups: scan, startup, supervision (memory, idle
 system calls, control plane, and the peers' respawn times), respawn,
-provision, flash (what the agent writes to its state directory).
+provision, flash (what the agent writes to its state directory), network
+(bench/network.py; needs root).
 
 Standard library only. Needs supervisord and strace (scripts/deps.sh bench).
 """
@@ -47,6 +48,9 @@ import xmlrpc.client
 SOURCE = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 sys.path.insert(0, os.path.join(SOURCE, "test", "integration"))
 from harness import Client, FakeServer, fake_children, wait_until  # noqa: E402
+
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+import network  # noqa: E402
 
 MIB = 1024 * 1024
 TMPFS = "/dev/shm" if os.path.isdir("/dev/shm") else None
@@ -223,6 +227,19 @@ def latest_pid(path, port):
     return [pid for pid, _, p in spawn_log(path) if p == port][-1]
 
 
+def host_has_default_route():
+    """An IPv4 or IPv6 default route in this namespace's main table."""
+    with contextlib.suppress(OSError), open("/proc/net/route") as f:
+        if any(l.split()[1] == "00000000" for l in list(f)[1:] if len(l.split()) > 1):
+            return True
+    with contextlib.suppress(OSError), open("/proc/net/ipv6_route") as f:
+        for l in f:
+            w = l.split()
+            if len(w) >= 10 and w[0] == "0" * 32 and w[1] == "00" and not int(w[8], 16) & 0x0200:
+                return True
+    return False
+
+
 def kill_leftovers(marker):
     """Fake cloudflared processes of one subject still alive after its stop."""
     left = fake_children(marker)
@@ -268,8 +285,13 @@ class Agent(Subject):
         # max_clients: the provisioning benchmark holds 100 connections at once.
         with open(self.config, "w") as f:
             # pass_env: children get only an allow-list of the environment.
+            # Measured as shipped (watching the routing table: the idle
+            # figures include the netlink socket), unless this machine has
+            # no default route, which would hold every tunnel back. The
+            # network group brings its own lab and [network].
+            network = "" if "[network]" in config or host_has_default_route() else "[network]\nrequire = none\n"
             f.write("[agent]\nmax_clients = 200\n[cloudflared]\npass_env = FAKE_CF_*\n" +
-                    config.replace("@DIR@", self.dir))
+                    config.replace("@DIR@", self.dir) + network)
         self.knobs_dir = os.path.join(self.dir, "knobs")
         os.mkdir(self.knobs_dir)
         self.env.update(env or {}, FAKE_CF_KNOBS_DIR=self.knobs_dir)
@@ -963,7 +985,8 @@ def machine():
 # In this order: the supervision group measures the peers' respawn times
 # that the respawn group prints next to the agent's.
 GROUPS = {"scan": bench_scan, "startup": bench_startup, "supervision": bench_supervision,
-          "respawn": bench_respawn, "provision": bench_provision, "flash": bench_flash}
+          "respawn": bench_respawn, "provision": bench_provision, "flash": bench_flash,
+          "network": lambda args, report: network.bench_network(args, report, sys.modules[__name__])}
 
 
 def main():

@@ -52,6 +52,10 @@ std::string summary(const Config& c) {
   for (int v : {w.backoff_initial_ms, w.backoff_max_ms, w.stable_after_s, w.unhealthy_after_s, w.stop_grace_s,
                 w.start_wait_s, w.max_restarts, w.restart_window_s})
     add("watchdog", std::to_string(v));
+  const auto& net = c.network;
+  add("network", net.require + " " + net.offline_action);
+  for (int v : {net.reconnect_grace_s, net.spin_lines_per_s, net.spin_after_s, net.quic_fallback_after, net.quic_retry_s})
+    add("network", std::to_string(v));
   const auto& cf = c.cloudflare;
   for (const auto* v : {&cf.api_base, &cf.api_token_env, &cf.api_token_file, &cf.account_id, &cf.zone, &cf.env_file})
     add("cloudflare", *v);
@@ -135,6 +139,13 @@ Result parse(std::string_view text) {
   FUZZ_CHECK(w.stable_after_s >= 1 && w.unhealthy_after_s >= 0 && w.stop_grace_s >= 0 && w.start_wait_s >= 0 &&
                  w.max_restarts >= 0 && w.restart_window_s >= 1,
              "watchdog");
+  const auto& net = c.network;
+  FUZZ_CHECK(net.require == "default-route" || net.require == "any-route" || net.require == "none", show(net.require));
+  FUZZ_CHECK(net.offline_action == "pause" || net.offline_action == "stop" || net.offline_action == "none",
+             show(net.offline_action));
+  FUZZ_CHECK(net.reconnect_grace_s >= 0 && net.spin_lines_per_s >= 0 && net.spin_after_s >= 1 &&
+                 net.quic_fallback_after >= 0 && net.quic_retry_s >= 60,
+             "network");
   FUZZ_CHECK(http_url(c.cloudflare.api_base), show(c.cloudflare.api_base));
   FUZZ_CHECK(env_name(c.cloudflare.api_token_env), show(c.cloudflare.api_token_env));
   FUZZ_CHECK(c.cloudflare.account_id.empty() || c.cloudflare.account_id.size() == 32, show(c.cloudflare.account_id));

@@ -34,6 +34,8 @@ const char* kind_name(Kind k) {
     case Kind::unregistered: return "unregistered";
     case Kind::shutdown: return "shutdown";
     case Kind::unauthorized: return "unauthorized";
+    case Kind::dial_failed: return "dial_failed";
+    case Kind::conn_failed: return "conn_failed";
   }
   return "?";
 }
@@ -144,8 +146,15 @@ void check_line(std::string_view line) {
       kind = Kind::url;
     }
     if (kind == Kind::registered || kind == Kind::unregistered) conn = model_conn_index(msg);
-  } else if (record && (level == 'E' || level == 'W') && msg.find("Unauthorized") != std::string_view::npos) {
-    kind = Kind::unauthorized;
+  } else if (record && (level == 'E' || level == 'W')) {
+    if (msg.find("Unauthorized") != std::string_view::npos)
+      kind = Kind::unauthorized;
+    else if (starts_with(msg, "Failed to create new quic connection") || starts_with(msg, "Failed to dial a quic connection") ||
+             starts_with(msg, "Unable to establish connection with Cloudflare edge"))
+      kind = Kind::dial_failed;
+    else if (starts_with(msg, "Failed to serve quic connection") || starts_with(msg, "Serve tunnel error") ||
+             starts_with(msg, "Connection terminated") || starts_with(msg, "failed to serve tunnel connection"))
+      kind = Kind::conn_failed;
   }
   FUZZ_CHECK(info.kind == kind, where() + ": kind " + kind_name(info.kind) + ", expected " + kind_name(kind));
   FUZZ_CHECK(info.url == url, where() + ": url " + show(info.url) + ", expected " + show(url));

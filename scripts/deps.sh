@@ -8,7 +8,8 @@
 #
 # usage: scripts/deps.sh [build|test|bench|fuzz|pkg|fresh|boot|cross-arm64|cross-armhf]...
 #   build  compilers and -dev libraries (always included): all `make run` needs
-#   test   what only the tests need (Catch2, python3, socat, nc)
+#   test   what only the tests need (Catch2, python3, socat, nc; iproute2 and
+#          nftables for the network lab of test_network.py)
 #   bench  peers and counters for `make bench` (supervisor, strace)
 #   fuzz   clang with libFuzzer
 #   pkg    packaging checks (systemd-analyze, shellcheck, devscripts)
@@ -19,7 +20,7 @@ set -eu
 
 build="build-essential cmake pkg-config libuv1-dev libcurl4-openssl-dev
        nlohmann-json3-dev libpcre2-dev libinih-dev ca-certificates"
-test="catch2 python3 socat netcat-openbsd procps"
+test="catch2 python3 socat netcat-openbsd procps iproute2 nftables"
 bench="python3 supervisor strace procps"
 fuzz="clang libclang-rt-14-dev"
 pkg="systemd shellcheck devscripts dpkg-dev file"

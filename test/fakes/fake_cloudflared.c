@@ -288,7 +288,7 @@ struct knobs {
     long long unregister_after_ms, reregister_after_ms, dial_retry_ms;
     long long crash_after_ms, crash_signal, crash_status;
     const char *crash_message;
-    bool no_url, ignore_term, grandchild, grandchild_ignore_term, flood, unauthorized, noise;
+    bool no_url, ignore_term, grandchild, grandchild_ignore_term, flood, unauthorized, noise, dial;
     const char *api_error, *grandchild_pidfile, *spawn_log, *counter_file;
     long long crash_first, flood_lines, heartbeat_ms, retry_ms, grace_ms;
 };
@@ -326,6 +326,7 @@ static void read_knobs(void)
     K.grace_ms = knob_int("FAKE_CF_GRACE_MS", 0);
     K.spawn_log = knob("FAKE_CF_SPAWN_LOG");
     K.noise = knob_on("FAKE_CF_NOISE");
+    K.dial = knob_on("FAKE_CF_DIAL");
     if (K.retry_ms < 1)
         K.retry_ms = 1;
     if (K.grace_ms < 0)
@@ -1414,6 +1415,282 @@ static void ev_unauth(int64_t now)
     timer_add(EV_UNAUTH, 0, now + K.retry_ms * NS_PER_MS);
 }
 
+/* ------------------------------------------------------------------------------------------ */
+/* Real dials (FAKE_CF_DIAL=1): the slots dial the --edge addresses of a small fake edge        */
+/* (test/fakes/fake_edge.py): UDP for quic, TCP for http2. The lines and timings of each failure */
+/* are those of docs/cloudflared.md §10: a single static edge with no route (or a refused TCP   */
+/* port) is re-dialled with no pause at all, burning a core; an unanswered QUIC dial times out  */
+/* after 5 s and backs off; a lost connection is re-dialled after a random 0-20 s, doubling.    */
+/* ------------------------------------------------------------------------------------------ */
+
+enum dial_phase { DP_NONE, DP_DIALING, DP_UP, DP_TERMINATING, DP_WAITING };
+static struct dialer {
+    int fd;
+    enum dial_phase phase;
+    bool tcp;
+    int edge;
+    int fails;   /* consecutive failed dials: the per-connection backoff */
+    int drops;   /* consecutive lost connections: the supervisor's backoff */
+    int64_t last_rx, due; /* due: next action (dial, ping, timeout), 0 = none */
+    char rx[64];
+    unsigned rxlen;
+} D[MAX_SLOTS];
+static bool g_dial_http2; /* auto fell back, or --protocol http2 */
+static int g_quic_timeouts;
+
+static void dial_close(struct dialer *d)
+{
+    if (d->fd >= 0)
+        close(d->fd);
+    d->fd = -1;
+    d->rxlen = 0;
+}
+
+/* Go's wording of a connect(2) error. */
+static const char *errno_text(int err)
+{
+    return err == ECONNREFUSED ? "connection refused" : err == ENETUNREACH ? "network is unreachable" : strerror(err);
+}
+
+/* A random wait below `cap_ms` (Go's backoff: "up to"). */
+static int64_t below(int64_t cap_ms) { return cap_ms > 0 ? (int64_t)(rng_next() % (uint64_t)cap_ms) : 0; }
+
+static bool edge_addr(int e, struct sockaddr_in *sa)
+{
+    const char *a = O.edges[e % O.n_edges];
+    char host[64];
+    const char *colon = strrchr(a, ':');
+    size_t n = colon ? (size_t)(colon - a) : strlen(a);
+    if (n >= sizeof host)
+        return false;
+    memcpy(host, a, n);
+    host[n] = '\0';
+    memset(sa, 0, sizeof *sa);
+    sa->sin_family = AF_INET;
+    sa->sin_port = htons(colon ? (uint16_t)atoi(colon + 1) : 7844);
+    return inet_pton(AF_INET, host, &sa->sin_addr) == 1;
+}
+
+static const char *edge_ip(int e)
+{
+    static char ip[64];
+    struct sockaddr_in sa;
+    if (!edge_addr(e, &sa))
+        return "?";
+    inet_ntop(AF_INET, &sa.sin_addr, ip, sizeof ip);
+    return ip;
+}
+
+/* A failed dial: the line of the real one, then when to try again. */
+static void dial_failed(int i, int64_t now, const char *err, bool timeout)
+{
+    struct dialer *d = &D[i];
+    const char *ip = edge_ip(d->edge);
+    int lv = conn_err_level();
+    dial_close(d);
+    if (d->tcp) {
+        log_at(lv, "Unable to establish connection with Cloudflare edge error=\"DialContext error: dial tcp %s:7844: %s\" connIndex=%d event=0 ip=%s", ip, err, i, ip);
+        log_at(lv, "Serve tunnel error error=\"DialContext error: dial tcp %s:7844: %s\" connIndex=%d event=0 ip=%s", ip, err, i, ip);
+    } else if (timeout) {
+        log_at(lv, DIAL_TIMEOUT, i, ip);
+    } else {
+        log_at(lv, "Failed to create new quic connection error=\"failed to dial to edge with quic: INTERNAL_ERROR (local): write udp [::]:%d->%s:7844: sendmsg: %s\" connIndex=%d event=0 ip=%s",
+               30000 + (int)(rng_next() % 30000), ip, err, i, ip);
+    }
+    if (timeout && !d->tcp && !g_dial_http2 && ++g_quic_timeouts >= 9 && O.n_edges >= 2 && !(O.set[FI_PROTOCOL] && !strcmp(O.val[FI_PROTOCOL], "quic")) && !is_quick()) {
+        log_at(LV_WRN, "If this log occurs persistently, and cloudflared is unable to connect to Cloudflare Network with `quic` protocol, then most likely your machine/network is getting its egress UDP to port 7844 (or others) blocked or dropped. Make sure to allow egress connectivity as per https://developers.cloudflare.com/cloudflare-one/connections/connect-apps/configuration/ports-and-ips/\nIf you are using private routing to this Tunnel, then UDP (and Private DNS Resolution) will not work unless your cloudflared can connect with Cloudflare Network with `quic`. connIndex=%d event=0 ip=%s", i, ip);
+        log_at(LV_INF, "Switching to fallback protocol http2 connIndex=%d event=0 ip=%s", i, ip);
+        g_dial_http2 = true;
+        d->fails = 0;
+        d->phase = DP_WAITING;
+        d->due = now;
+        return;
+    }
+    d->phase = DP_WAITING;
+    if (O.n_edges == 1 && !timeout) {
+        /* No pause at all (the real one: thousands of lines a second, a core). */
+        d->due = now + knob_int("FAKE_CF_SPIN_RETRY_US", d->tcp ? 38 : 340) * 1000;
+        return;
+    }
+    d->edge++;
+    int64_t cap = (int64_t)1000 << (d->fails + 1 > 6 ? 6 : d->fails + 1);
+    d->fails++;
+    char dur[40];
+    fmt_duration(dur, sizeof dur, cap * NS_PER_MS);
+    log_at(LV_INF, "Retrying connection in up to %s connIndex=%d event=0 ip=%s", dur, i, ip);
+    d->due = now + below(cap) * knob_int("FAKE_CF_BACKOFF_SCALE_PCT", 100) / 100 * NS_PER_MS;
+}
+
+static void dial_start(int i, int64_t now)
+{
+    struct dialer *d = &D[i];
+    struct sockaddr_in sa;
+    d->tcp = g_dial_http2;
+    d->phase = DP_DIALING;
+    if (!edge_addr(d->edge, &sa)) {
+        dial_failed(i, now, "invalid address", false);
+        return;
+    }
+    d->fd = socket(AF_INET, (d->tcp ? SOCK_STREAM : SOCK_DGRAM) | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
+    if (d->fd < 0) {
+        dial_failed(i, now, "socket: too many open files", false);
+        return;
+    }
+    int rc = connect(d->fd, (struct sockaddr *)&sa, sizeof sa);
+    if (rc < 0 && errno != EINPROGRESS) {
+        char err[128];
+        snprintf(err, sizeof err, "%s%s", d->tcp ? "connect: " : "", errno_text(errno));
+        dial_failed(i, now, err, false);
+        return;
+    }
+    if (!d->tcp) {
+        char msg[80];
+        int n = snprintf(msg, sizeof msg, "REG %d %s", i, S.connector_id);
+        if (send(d->fd, msg, (size_t)n, MSG_NOSIGNAL) < 0) {
+            dial_failed(i, now, errno_text(errno), false);
+            return;
+        }
+    }
+    d->due = now + knob_int("FAKE_CF_QUIC_TIMEOUT_MS", 5000) * NS_PER_MS; /* QUIC handshake idle timeout */
+}
+
+static void dial_up(int i, int64_t now)
+{
+    struct dialer *d = &D[i];
+    d->phase = DP_UP;
+    d->fails = 0;
+    d->drops = 0;
+    d->last_rx = now;
+    d->due = now + 1000 * NS_PER_MS; /* keepalive */
+    S.slot[i].st = SL_IDLE;
+    new_uuid(S.slot[i].conn);
+    S.slot[i].st = SL_UP;
+    log_at(LV_INF, "Registered tunnel connection connIndex=%d connection=%s event=0 ip=%s location=lax01 protocol=%s", i,
+           S.slot[i].conn, edge_ip(d->edge), d->tcp ? "http2" : "quic");
+    if (!S.ever_registered) {
+        S.ever_registered = true;
+        on_first_registration();
+        /* Slots 0 and 1 together, then one a second, as the real supervisor does. */
+        for (int k = 1; k < S.nslots; k++)
+            if (D[k].phase == DP_WAITING && !D[k].due)
+                D[k].due = now + (k - 1) * 1000 * NS_PER_MS;
+    }
+}
+
+/* The connection is gone (idle timeout, or the edge closed it). */
+static void dial_lost(int i, int64_t now, const char *why)
+{
+    struct dialer *d = &D[i];
+    const char *ip = edge_ip(d->edge);
+    dial_close(d);
+    S.slot[i].st = SL_LOST;
+    log_at(LV_INF, "Unregistered tunnel connection connIndex=%d event=0 ip=%s", i, ip);
+    int lv = conn_err_level();
+    if (!d->tcp)
+        log_at(lv, "Failed to serve quic connection error=\"failed to accept QUIC stream: %s\" connIndex=%d event=0 ip=%s", why, i, ip);
+    log_at(lv, "Serve tunnel error error=\"%s%s\" connIndex=%d event=0 ip=%s", d->tcp ? "" : "failed to accept QUIC stream: ", why, i, ip);
+    log_at(LV_INF, "Retrying connection in up to 1s connIndex=%d event=0 ip=%s", i, ip);
+    d->phase = DP_TERMINATING;
+    d->due = now + (500 + below(1000)) * NS_PER_MS;
+}
+
+static void dial_due(int i, int64_t now)
+{
+    struct dialer *d = &D[i];
+    d->due = 0;
+    switch (d->phase) {
+    case DP_NONE: break;
+    case DP_WAITING: dial_start(i, now); break;
+    case DP_DIALING: dial_failed(i, now, "timeout: no recent network activity", true); break;
+    case DP_UP:
+        if (now - d->last_rx >= knob_int("FAKE_CF_IDLE_TIMEOUT_MS", 5000) * NS_PER_MS) {
+            dial_lost(i, now, "timeout: no recent network activity");
+            break;
+        }
+        send(d->fd, d->tcp ? "PING\n" : "PING", d->tcp ? 5 : 4, MSG_NOSIGNAL); /* errors: the idle timeout tells */
+        d->due = now + 1000 * NS_PER_MS;
+        break;
+    case DP_TERMINATING: {
+        log_at(conn_err_level(), "Connection terminated error=\"%stimeout: no recent network activity\" connIndex=%d", d->tcp ? "" : "failed to accept QUIC stream: ", i);
+        /* The supervisor's re-dial: a random wait below 10 s x 2^drops (below 20 s the first time). */
+        d->drops++;
+        int64_t cap = knob_int("FAKE_CF_REDIAL_BASE_MS", 10000) << (d->drops > 6 ? 6 : d->drops);
+        d->phase = DP_WAITING;
+        d->due = now + below(cap) * NS_PER_MS;
+        break;
+    }
+    }
+}
+
+/* A non-blocking TCP connect that ended in an error: reported as a failed dial. */
+static bool connect_failed(int i, int64_t now)
+{
+    int err = 0;
+    socklen_t l = sizeof err;
+    getsockopt(D[i].fd, SOL_SOCKET, SO_ERROR, &err, &l);
+    if (!err)
+        return false;
+    char e[128];
+    snprintf(e, sizeof e, "connect: %s", errno_text(err));
+    dial_failed(i, now, e, false);
+    return true;
+}
+
+static void dial_readable(int i, int64_t now)
+{
+    struct dialer *d = &D[i];
+    if (d->tcp && d->phase == DP_DIALING && d->rxlen == 0 && connect_failed(i, now))
+        return;
+    char buf[128];
+    ssize_t n = recv(d->fd, buf, sizeof buf, 0);
+    if (n < 0 && (errno == EAGAIN || errno == EINTR))
+        return;
+    if (n <= 0) {
+        if (d->phase == DP_UP)
+            dial_lost(i, now, d->tcp ? "EOF" : "Application error 0x0 (remote)");
+        else
+            dial_failed(i, now, n == 0 ? "EOF" : errno_text(errno), false);
+        return;
+    }
+    d->last_rx = now;
+    if (d->phase == DP_DIALING && n >= 2 && !strncmp(buf, "OK", 2))
+        dial_up(i, now);
+}
+
+/* Once the TCP connection is up, register over it. */
+static void dial_writable(int i, int64_t now)
+{
+    struct dialer *d = &D[i];
+    if (connect_failed(i, now))
+        return;
+    char msg[80];
+    int n = snprintf(msg, sizeof msg, "REG %d %s\n", i, S.connector_id);
+    send(d->fd, msg, (size_t)n, MSG_NOSIGNAL);
+    d->rxlen = 1; /* registration sent: wait for the answer only */
+}
+
+static void dial_begin(int conns, int64_t now)
+{
+    g_dial_http2 = O.set[FI_PROTOCOL] && !strcmp(O.val[FI_PROTOCOL], "http2");
+    /* Slot 0 dials alone; the others follow once it has registered. */
+    for (int i = 0; i < conns; i++) {
+        D[i].fd = -1;
+        D[i].edge = i;
+        D[i].phase = DP_WAITING;
+        D[i].due = i == 0 ? now : 0;
+    }
+}
+
+static void dial_stop_all(void)
+{
+    for (int i = 0; i < MAX_SLOTS; i++) {
+        if (D[i].phase != DP_NONE)
+            dial_close(&D[i]);
+        D[i].phase = DP_NONE;
+        D[i].due = 0;
+    }
+}
+
 static void ev_crash(void)
 {
     if (K.crash_signal > 0 && K.crash_signal < NSIG) {
@@ -1441,6 +1718,7 @@ static void begin_shutdown(int sig, int64_t now)
     for (size_t i = 0; i < sizeof tunnel_events / sizeof tunnel_events[0]; i++)
         timer_cancel(tunnel_events[i]);
     S.flood_on = false;
+    dial_stop_all();
     int64_t wait = K.grace_ms * NS_PER_MS;
     if (wait > O.grace_ns)
         wait = O.grace_ns > 0 ? O.grace_ns : 0;
@@ -1958,7 +2236,9 @@ static void start_server(int64_t now)
     S.nslots = conns;
 
     int64_t base = now + (K.register_delay_ms > 0 ? K.register_delay_ms : 0) * NS_PER_MS;
-    if (!is_quick() && K.unauthorized) {
+    if (K.dial && O.n_edges > 0) {
+        dial_begin(conns, now);
+    } else if (!is_quick() && K.unauthorized) {
         if (K.register_delay_ms >= 0)
             timer_add(EV_UNAUTH, 0, base);
     } else if (K.register_delay_ms >= 0) {
@@ -2031,16 +2311,23 @@ static void run_loop(void)
         for (int i = 0; i < MAX_CLIENTS; i++)
             if (S.cl[i].fd >= 0 && S.cl[i].deadline < next)
                 next = S.cl[i].deadline;
+        for (int i = 0; i < MAX_SLOTS; i++) {
+            if (D[i].phase != DP_NONE && D[i].due && D[i].due <= now)
+                dial_due(i, now);
+            if (D[i].phase != DP_NONE && D[i].due && D[i].due < next)
+                next = D[i].due;
+        }
         int timeout = -1;
         if (S.flood_on)
             timeout = 0;
         else if (next != INT64_MAX) {
             int64_t ms = (next - now + NS_PER_MS - 1) / NS_PER_MS;
-            timeout = ms > 86400000 ? 86400000 : (int)ms;
+            /* A re-dial due within the millisecond: spin for it, as the real one burns its core. */
+            timeout = next - now < NS_PER_MS ? 0 : ms > 86400000 ? 86400000 : (int)ms;
         }
 
-        struct pollfd pfd[2 + MAX_CLIENTS];
-        int map[2 + MAX_CLIENTS];
+        struct pollfd pfd[2 + MAX_CLIENTS + MAX_SLOTS];
+        int map[2 + MAX_CLIENTS + MAX_SLOTS];
         nfds_t n = 0;
         pfd[n++] = (struct pollfd){.fd = S.sigpipe[0], .events = POLLIN};
         int listen_idx = -1;
@@ -2052,6 +2339,13 @@ static void run_loop(void)
             if (S.cl[i].fd >= 0) {
                 map[n] = i;
                 pfd[n++] = (struct pollfd){.fd = S.cl[i].fd, .events = POLLIN};
+            }
+        nfds_t first_dial = n;
+        for (int i = 0; i < MAX_SLOTS; i++)
+            if (D[i].phase != DP_NONE && D[i].fd >= 0) {
+                map[n] = i;
+                bool connecting = D[i].tcp && D[i].phase == DP_DIALING && D[i].rxlen == 0;
+                pfd[n++] = (struct pollfd){.fd = D[i].fd, .events = connecting ? POLLOUT : POLLIN};
             }
 
         int r = poll(pfd, n, timeout);
@@ -2076,7 +2370,15 @@ static void run_loop(void)
                     continue;
                 if ((int)i == listen_idx)
                     http_accept(now);
-                else
+                else if (i >= first_dial) {
+                    int k = map[i];
+                    if (D[k].fd != pfd[i].fd)
+                        continue; /* closed by an earlier handler in this round */
+                    if (pfd[i].events & POLLOUT)
+                        dial_writable(k, now);
+                    else
+                        dial_readable(k, now);
+                } else
                     http_read(&S.cl[map[i]]);
             }
         }

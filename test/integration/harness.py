@@ -165,7 +165,7 @@ def fake_children(marker):
 class Agent:
     """A tetherd under test, with its own directory, socket and config."""
 
-    def __init__(self, config="", env=None, args=(), start=True, directory=None, marker=None):
+    def __init__(self, config="", env=None, args=(), start=True, directory=None, marker=None, prefix=()):
         self.dir = directory or tempfile.mkdtemp(prefix="tether-it-")
         self.socket = os.path.join(self.dir, "tether.sock")
         self.state_dir = os.path.join(self.dir, "state")
@@ -186,6 +186,8 @@ class Agent:
         })
         self.env.update(env or {})
         self.args = list(args)
+        # Run under another command (test_network.py: `ip netns exec drone`).
+        self.prefix = list(prefix)
         if start:
             self.start()
 
@@ -197,6 +199,11 @@ class Agent:
                 text = text.replace("[cloudflared]\n", "[cloudflared]\n" + PASS_ENV, 1)
             else:
                 text += "\n[cloudflared]\n" + PASS_ENV
+        # The host's own routing table must not decide whether these tests'
+        # tunnels are held back as offline: only the network lab
+        # (test_network.py) watches routes, inside its own namespaces.
+        if "[network]" not in text:
+            text = text + ("" if not text or text.endswith("\n") else "\n") + "[network]\nrequire = none\n"
         with open(self.config_path, "w") as f:
             f.write(text)
 
@@ -206,7 +213,7 @@ class Agent:
         if VALGRIND:
             cmd = ["valgrind", "--quiet", "--error-exitcode=99", "--leak-check=full",
                    "--errors-for-leak-kinds=definite", "--show-leak-kinds=definite"] + cmd
-        return cmd
+        return self.prefix + cmd
 
     def start(self, wait=True):
         self.log_file = open(self.log_path, "ab")

@@ -64,7 +64,40 @@ TEST_CASE("an empty file gives the documented defaults") {
   REQUIRE(c.notify.telegram_api_base == "https://api.telegram.org");
   REQUIRE_FALSE(c.telegram.enabled);
   REQUIRE(c.telegram.poll_timeout_s == 50);
+  REQUIRE(c.network.require == "default-route");
+  REQUIRE(c.network.offline_action == "pause");
+  REQUIRE(c.network.reconnect_grace_s == 10);
+  REQUIRE(c.network.spin_lines_per_s == 200);
+  REQUIRE(c.network.spin_after_s == 3);
+  REQUIRE(c.network.quic_fallback_after == 3);
+  REQUIRE(c.network.quic_retry_s == 3600);
   REQUIRE(c.tunnels.empty());
+}
+
+TEST_CASE("the [network] section: every key, and its errors with file:line") {
+  Config c = parsed(
+      "[network]\nrequire = any-route\noffline_action = stop\nreconnect_grace_s = 0\nspin_lines_per_s = 50\n"
+      "spin_after_s = 2\nquic_fallback_after = 5\nquic_retry_s = 600\n");
+  REQUIRE(c.network.require == "any-route");
+  REQUIRE(c.network.offline_action == "stop");
+  REQUIRE(c.network.reconnect_grace_s == 0);
+  REQUIRE(c.network.spin_lines_per_s == 50);
+  REQUIRE(c.network.spin_after_s == 2);
+  REQUIRE(c.network.quic_fallback_after == 5);
+  REQUIRE(c.network.quic_retry_s == 600);
+  expect_error("[network]\nrequire = default\n",
+               "t.ini:2: [network] require: 'default' is not one of: default-route, any-route, none");
+  expect_error("[network]\n\noffline_action = kill\n",
+               "t.ini:3: [network] offline_action: 'kill' is not one of: pause, stop, none");
+  expect_error("[network]\nreconnect_grace_s = -1\n",
+               "t.ini:2: [network] reconnect_grace_s: -1 is out of range (expected 0-3600 s)");
+  expect_error("[network]\nspin_after_s = 0\n",
+               "t.ini:2: [network] spin_after_s: 0 is out of range (expected 1-60 s)");
+  expect_error("[network]\nquic_retry_s = soon\n",
+               "t.ini:2: [network] quic_retry_s: 'soon' is not a number (expected 60-86400 s)");
+  expect_error("[network]\nwatch = yes\n",
+               "t.ini:2: unknown key 'watch' in [network] (known: offline_action, quic_fallback_after, "
+               "quic_retry_s, reconnect_grace_s, require, spin_after_s, spin_lines_per_s)");
 }
 
 TEST_CASE("the shipped example config is valid and all defaults") {
@@ -130,7 +163,7 @@ TEST_CASE("comments, CRLF, blank lines and inline comments") {
 
 TEST_CASE("unknown section names its line and the known ones") {
   expect_error("[agent]\n\n[agnet]\nsocket = /x\n",
-               "t.ini:3: unknown section [agnet] (known: agent, cloudflare, cloudflared, notify, "
+               "t.ini:3: unknown section [agnet] (known: agent, cloudflare, cloudflared, network, notify, "
                "telegram, watchdog, tunnel NAME)");
 }
 

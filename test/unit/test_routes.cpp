@@ -154,6 +154,19 @@ TEST_CASE("a deleted link takes its routes' worth with it") {
   REQUIRE(s.take_resync());
 }
 
+TEST_CASE("a removed address asks for the route table again (its routes went silently)") {
+  RouteState s;
+  feed(s, {link_msg(true, 2, kUp, "eth0"), route_msg(true, AF_INET, 0, 2)});
+  REQUIRE_FALSE(s.take_resync());
+  ifaddrmsg ifa = {};
+  ifa.ifa_family = AF_INET;
+  ifa.ifa_index = 2;
+  feed(s, {Msg(RTM_NEWADDR, &ifa, sizeof ifa)});
+  REQUIRE_FALSE(s.take_resync());
+  feed(s, {Msg(RTM_DELADDR, &ifa, sizeof ifa)});
+  REQUIRE(s.take_resync());
+}
+
 TEST_CASE("a dump's end and errors are reported; truncated input is left unread") {
   RouteState s;
   std::vector<unsigned char> buf;

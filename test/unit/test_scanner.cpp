@@ -43,6 +43,8 @@ std::map<std::string, Found> scan_capture(const std::string& name) {
       case Kind::unregistered: f.unregistered.push_back(info.conn_index); break;
       case Kind::shutdown: ++f.shutdowns; break;
       case Kind::unauthorized: ++f.unauthorized; break;
+      case Kind::dial_failed:
+      case Kind::conn_failed:
       case Kind::none: break;
     }
   };
@@ -189,4 +191,28 @@ TEST_CASE("the log ring cuts long lines and survives wrap-around with odd sizes"
   empty_lines.push("");
   empty_lines.push("a\nb");
   REQUIRE(empty_lines.tail(5) == std::vector<std::string>{"", "a b"});
+}
+
+TEST_CASE("connection failures: QUIC dial timeouts, refused dials, lost connections") {
+  LineInfo t = scan_line(
+      "2026-12-04T13:34:42Z ERR Failed to create new quic connection error=\"failed to dial to edge with quic: "
+      "timeout: no recent network activity\" connIndex=0 event=0 ip=198.51.100.2");
+  REQUIRE(t.kind == Kind::dial_failed);
+  REQUIRE(t.quic_timeout);
+  LineInfo u = scan_line(
+      "2026-12-04T13:33:20Z ERR Failed to create new quic connection error=\"failed to dial to edge with quic: "
+      "INTERNAL_ERROR (local): write udp [::]:37074->192.0.2.1:7844: sendmsg: network is unreachable\" "
+      "connIndex=0 event=0 ip=192.0.2.1");
+  REQUIRE(u.kind == Kind::dial_failed);
+  REQUIRE_FALSE(u.quic_timeout);
+  REQUIRE(scan_line("2026-12-04T13:35:27Z ERR Unable to establish connection with Cloudflare edge error=\"DialContext "
+                    "error: dial tcp 127.0.0.4:7844: connect: connection refused\" connIndex=0 event=0 ip=127.0.0.4")
+              .kind == Kind::dial_failed);
+  REQUIRE(scan_line("2026-12-04T13:26:04Z WRN Connection terminated error=\"x\" connIndex=1").kind ==
+          Kind::conn_failed);
+  REQUIRE(scan_line("2026-12-04T13:26:04Z WRN Serve tunnel error error=\"x\" connIndex=1").kind == Kind::conn_failed);
+  // Unauthorized wins: the same message prefix carries a credentials error.
+  REQUIRE(scan_line("2026-12-04T13:27:43Z ERR Failed to serve quic connection error=Unauthorized:_x connIndex=0")
+              .kind == Kind::unauthorized);
+  REQUIRE(scan_line("2026-12-04T13:27:43Z INF Retrying connection in up to 2s connIndex=0").kind == Kind::none);
 }
