@@ -205,6 +205,7 @@ const std::map<std::string, std::map<std::string, Setter>>& section_keys() {
            {"pidfile", [](Config& c, const std::string& v) { return set_string(&c.agent.pidfile, v); }},
            {"allow_uids", [](Config& c, const std::string& v) { return set_uids(&c.agent.allow_uids, v); }},
            {"max_clients", [](Config& c, const std::string& v) { return set_int(&c.agent.max_clients, v, 1, 4096, ""); }},
+           {"client_idle_s", [](Config& c, const std::string& v) { return set_int(&c.agent.client_idle_s, v, 0, 86400, "s"); }},
        }},
       {"cloudflared",
        {

@@ -47,6 +47,7 @@ struct AgentConfig {
   std::string pidfile;
   std::vector<uid_t> allow_uids;  // empty: the agent's own uid and root
   int max_clients = 64;
+  int client_idle_s = 300;  // a client that sends nothing this long is closed (not watchers); 0: never
 };
 
 struct CloudflaredConfig {
