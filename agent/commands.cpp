@@ -122,6 +122,10 @@ bool Commands::id_arg(const Request& req, const ReplyFn& done, std::string* id) 
   std::string err;
   *id = tunnel_id(req.args[0], &err);
   if (id->empty()) done(Reply::Err("usage", usage(*find(req.verb)).message + ": " + err));
+  // A [tunnel NAME] section with type = quick runs under its port, which is
+  // its id; its name means the same tunnel in every verb.
+  const TunnelConfig* section = id->empty() ? nullptr : agent_.config().find_tunnel(*id);
+  if (section && section->kind == TunnelKind::quick) *id = std::to_string(section->port);
   return !id->empty();
 }
 

@@ -412,8 +412,23 @@ class Tetherctl(AgentTest):
         r = self.run_ctl("-s", a.socket, "json", "ping")
         self.assertEqual((r.returncode, r.stdout), (0, '{"ok":true,"message":"pong"}\n'))
         r = self.run_ctl("-s", os.path.join(a.dir, "nothing.sock"), "ping")
-        self.assertEqual(r.returncode, 2)
+        self.assertEqual(r.returncode, 3)
         self.assertIn("cannot connect to %s" % os.path.join(a.dir, "nothing.sock"), r.stderr)
+
+    def test_usage_errors_and_pending_have_their_own_codes(self):
+        a = self.agent("[watchdog]\nstart_wait_s = 1\n")
+        for args in ((), ("-x", "ping"), ("ping\nquit",)):
+            r = self.run_ctl("-s", a.socket, *args)
+            self.assertEqual(r.returncode, 2, args)
+        a.knobs(8080, no_url=1)
+        r = self.run_ctl("-s", a.socket, "start", "8080")
+        self.assertEqual((r.returncode, r.stdout.splitlines()[-1]), (4, "OK 8080 pending"))
+        r = self.run_ctl("-s", a.socket, "json", "restart", "8080")
+        self.assertEqual(r.returncode, 4, r.stdout)
+        a.knobs(8080)
+        r = self.run_ctl("-s", a.socket, "restart", "8080")
+        self.assertEqual(r.returncode, 0, r.stdout)
+        self.assertRegex(r.stdout, r"^OK 8080 https://")
 
     def test_socket_from_environment(self):
         a = self.agent()
