@@ -98,31 +98,39 @@ class Provisioner::Job {
         Job* self = p->running(serial);
         if (!self) return;
         self->found_something_ = true;
-        self->verify();
+        self->find_zone(0);
       });
       return;
     }
-    verify();
+    find_zone(0);
   }
 
  private:
   std::string verb() const { return kind_ == Kind::provision ? "provision" : "deprovision"; }
 
-  // Step 1. An account-owned token is refused by the user endpoint; the
-  // account endpoint answers for it when the account is known.
+  // Step 2. An account-owned token is refused by the user endpoint; the
+  // account endpoint answers for it, and the zone found first told us the
+  // account (unless it is configured).
   void verify(bool account_endpoint = false) {
     std::string path = account_endpoint ? "/accounts/" + account_ + "/tokens/verify" : "/user/tokens/verify";
     api_->call("verify token", "GET", path, nullptr, CfShape::object, [this, account_endpoint](const CfReply& r) {
-      if (!r.ok && !account_endpoint && !account_.empty() && (r.http == 401 || r.http == 403)) return verify(true);
-      if (!r.ok) return fail(r.error);
+      if (!r.ok && !account_endpoint && !account_.empty() && (r.http == 401 || r.http == 403)) {
+        user_verify_error_ = r.error;
+        return verify(true);
+      }
+      // Refused by both endpoints: the user endpoint's answer is the usual one.
+      if (!r.ok) return fail(account_endpoint && (r.http == 401 || r.http == 403) ? user_verify_error_ : r.error);
       std::string status = json_string(r.result, "status");
       if (status != "active")
         return fail("api", "verify token: the API token is " + (status.empty() ? "not usable" : status));
-      find_zone(0);
+      // The token is fine, so the zone's refusal stands.
+      if (zone_id_.empty()) return fail(zone_error_);
+      find_tunnel(false);
     });
   }
 
-  // Step 2: the zone id, and the account id unless configured.
+  // Step 1: the zone id, and the account id unless configured. A refusal
+  // (401/403) is explained by verifying the token.
   void find_zone(size_t i) {
     auto candidates = zone_candidates(p_.agent_.config().cloudflare.zone);
     if (i >= candidates.size())
@@ -131,13 +139,17 @@ class Provisioner::Job {
     std::string name = candidates[i];
     api_->call("find zone", "GET", "/zones?" + query_string({{"name", name}, {"per_page", "50"}}), nullptr, CfShape::array,
                [this, i, name](const CfReply& r) {
+                 if (!r.ok && (r.http == 401 || r.http == 403)) {
+                   zone_error_ = r.error;
+                   return verify();
+                 }
                  if (!r.ok) return fail(r.error);
                  for (const auto& z : r.result) {
                    if (!same_name(z, "name", name)) continue;
                    zone_id_ = json_string(z, "id");
                    if (account_.empty()) account_ = json_string(json_field(z, "account"), "id");
                    log_debug("%s %s: zone %s", verb().c_str(), name_.c_str(), name.c_str());
-                   return find_tunnel(false);
+                   return verify();
                  }
                  find_zone(i + 1);
                });
@@ -443,6 +455,8 @@ class Provisioner::Job {
   bool adopt_ = false;    // [tunnel NAME] adopt: a foreign tunnel may be taken over
   bool found_something_ = false;
   CfError conflict_;  // a "already exists" that a second look must explain
+  CfError zone_error_;  // the zone lookup's refusal, reported if the token is fine
+  CfError user_verify_error_;
 };
 
 Provisioner::Provisioner(uv_loop_t* loop, Http& http, Agent& agent)

@@ -366,6 +366,15 @@ class Faults(ProvisionTest):
         a = self.start_agent(token="not-the-right-token-0000")
         self.assertEqual(a.request("provision drone-7")[1], "ERR api verify token: 10000 Authentication error")
 
+    def test_account_owned_token_without_account_id(self):
+        self.api.admin("token", {"kind": "account"})
+        a = self.start_agent()
+        self.assertTrue(a.request("provision drone-7")[1].startswith("OK provisioned"))
+        self.assert_provisioned()
+        calls = [r["api_path"] for r in self.api.admin("requests")["requests"] if "verify" in r["api_path"]]
+        account = self.state()["zones"][0]["account"]["id"]
+        self.assertEqual(calls, ["/user/tokens/verify", "/accounts/%s/tokens/verify" % account])
+
     def test_expired_api_token(self):
         self.api.admin("token", {"status": "expired"})
         a = self.start_agent()
