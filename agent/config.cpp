@@ -254,6 +254,8 @@ const std::map<std::string, std::map<std::string, Setter>>& section_keys() {
               return "";
             }},
            {"request_timeout_s", [](Config& c, const std::string& v) { return set_int(&c.cloudflare.request_timeout_s, v, 1, 300, "s"); }},
+           {"requests_per_s", [](Config& c, const std::string& v) { return set_int(&c.cloudflare.requests_per_s, v, 1, 1000, ""); }},
+           {"max_jobs", [](Config& c, const std::string& v) { return set_int(&c.cloudflare.max_jobs, v, 1, 1000, ""); }},
        }},
       {"notify",
        {

@@ -79,6 +79,8 @@ struct CloudflareConfig {
   std::string zone;
   std::string env_file = "/etc/tether/tunnels.env";
   int request_timeout_s = 15;  // per API request, as cloudflared's own client
+  int requests_per_s = 4;      // all API requests of all jobs, spaced evenly
+  int max_jobs = 4;            // provision/deprovision jobs running at once
 };
 
 struct NotifyConfig {

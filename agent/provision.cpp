@@ -87,7 +87,9 @@ class Provisioner::Job {
     }
     account_ = cfg.cloudflare.account_id;
     if (account_.empty() && std::getenv("CLOUDFLARE_ACCOUNT_ID")) account_ = std::getenv("CLOUDFLARE_ACCOUNT_ID");
-    api_ = std::make_unique<CfApi>(p_.loop_, p_.http_, cfg.cloudflare.api_base, api_token,
+    zone_key_ = api_token + "\n" + cfg.cloudflare.api_base + "\n" + cfg.cloudflare.zone + "\n" + account_;
+    p_.limiter_.set_rate(cfg.cloudflare.requests_per_s);
+    api_ = std::make_unique<CfApi>(p_.loop_, p_.http_, &p_.limiter_, cfg.cloudflare.api_base, api_token,
                                    cfg.cloudflare.request_timeout_s);
     log_info("%s %s: starting", verb().c_str(), name_.c_str());
     if (kind_ == Kind::deprovision && p_.agent_.supervisor().exists(name_)) {
@@ -98,15 +100,26 @@ class Provisioner::Job {
         Job* self = p->running(serial);
         if (!self) return;
         self->found_something_ = true;
-        self->find_zone(0);
+        self->look_up_zone();
       });
       return;
     }
-    find_zone(0);
+    look_up_zone();
   }
 
  private:
   std::string verb() const { return kind_ == Kind::provision ? "provision" : "deprovision"; }
+
+  // Steps 1-2 are skipped when the same token found the same zone moments
+  // ago: a fleet provisioning at once would otherwise repeat them per name.
+  void look_up_zone() {
+    if (const Provisioner::ZoneAnswer* known = p_.known_zone(zone_key_)) {
+      zone_id_ = known->zone_id;
+      account_ = known->account;
+      return find_tunnel(false);
+    }
+    find_zone(0);
+  }
 
   // Step 2. An account-owned token is refused by the user endpoint; the
   // account endpoint answers for it, and the zone found first told us the
@@ -125,6 +138,7 @@ class Provisioner::Job {
         return fail("api", "verify token: the API token is " + (status.empty() ? "not usable" : status));
       // The token is fine, so the zone's refusal stands.
       if (zone_id_.empty()) return fail(zone_error_);
+      p_.remember_zone({zone_key_, 0, zone_id_, account_});
       find_tunnel(false);
     });
   }
@@ -451,6 +465,7 @@ class Provisioner::Job {
   std::string host_, token_env_, env_file_;
   std::string account_, zone_id_, tunnel_id_, tunnel_token_;
   std::string owned_id_;  // the tunnel the env file says tether created or adopted
+  std::string zone_key_;  // what a cached zone answer must match (token, API, zone, account)
   bool ours_ = false;     // tunnel_id_ is that tunnel, or tether just created it
   bool adopt_ = false;    // [tunnel NAME] adopt: a foreign tunnel may be taken over
   bool found_something_ = false;
@@ -460,7 +475,7 @@ class Provisioner::Job {
 };
 
 Provisioner::Provisioner(uv_loop_t* loop, Http& http, Agent& agent)
-    : loop_(loop), http_(http), agent_(agent), reaper_(loop) {}
+    : loop_(loop), http_(http), agent_(agent), reaper_(loop), limiter_(loop, CloudflareConfig{}.requests_per_s) {}
 
 Provisioner::~Provisioner() = default;
 
@@ -476,8 +491,36 @@ void Provisioner::enqueue(std::unique_ptr<Job> job) {
   auto& q = queues_[job->name()];
   Job* j = job.get();
   q.push_back(std::move(job));
-  if (q.size() == 1) j->run();
-  else log_info("%s: waiting for the running job on the same name", j->name().c_str());
+  if (q.size() > 1) {
+    log_info("%s: waiting for the running job on the same name", j->name().c_str());
+    return;
+  }
+  ready_.push_back(j->serial());
+  if (running_ >= max_jobs()) log_info("%s: waiting for a free provisioning slot", j->name().c_str());
+  launch();
+}
+
+void Provisioner::launch() {
+  while (running_ < max_jobs() && !ready_.empty()) {
+    Job* j = running(ready_.front());
+    ready_.pop_front();
+    if (!j) continue;
+    ++running_;
+    j->run();
+  }
+}
+
+// Jobs running at once; more wait for a slot in order.
+size_t Provisioner::max_jobs() const { return static_cast<size_t>(agent_.config().cloudflare.max_jobs); }
+
+const Provisioner::ZoneAnswer* Provisioner::known_zone(const std::string& key) const {
+  bool fresh = zone_answer_.at_ms && uv_now(loop_) - zone_answer_.at_ms < kZoneAnswerTtlMs;
+  return fresh && zone_answer_.key == key ? &zone_answer_ : nullptr;
+}
+
+void Provisioner::remember_zone(ZoneAnswer answer) {
+  answer.at_ms = uv_now(loop_);
+  zone_answer_ = std::move(answer);
 }
 
 Provisioner::Job* Provisioner::running(uint64_t serial) const {
@@ -491,16 +534,20 @@ void Provisioner::finished(Job* job) {
   if (it == queues_.end() || it->second.empty() || it->second.front().get() != job) return;
   finished_.push_back(std::move(it->second.front()));
   it->second.pop_front();
+  --running_;
   Job* next = it->second.empty() ? nullptr : it->second.front().get();
-  if (!next) queues_.erase(it);
+  if (next) ready_.push_back(next->serial());
+  else queues_.erase(it);
   reaper_.start(0, [this] { finished_.clear(); });
-  if (next) next->run();
+  launch();
 }
 
 void Provisioner::cancel_all() {
   for (auto& kv : queues_)
     for (auto& j : kv.second) j->drop_reply();
   queues_.clear();
+  ready_.clear();
+  running_ = 0;
   finished_.clear();
   reaper_.stop();
 }

@@ -26,7 +26,8 @@ class ProvisionTest(AgentTest):
         super().setUp()
         self.api = self.fake("fake_cfapi.py", "--token", API_TOKEN, "--zone", ZONE)
 
-    def start_agent(self, extra="", env=None, token=API_TOKEN, stop_grace_s=2, args=()):
+    def start_agent(self, extra="", env=None, token=API_TOKEN, stop_grace_s=2, args=(), requests_per_s=1000,
+                    max_jobs=100):
         self.env_file = None
         a = self.agent(start=False, config=None, args=args)
         self.env_file = os.path.join(a.dir, "tunnels.env")
@@ -41,7 +42,9 @@ api_base = %s/client/v4
 zone = %s
 env_file = %s
 request_timeout_s = 1
-""" % (stop_grace_s, self.api.base, ZONE, self.env_file) + extra)
+requests_per_s = %d
+max_jobs = %d
+""" % (stop_grace_s, self.api.base, ZONE, self.env_file, requests_per_s, max_jobs) + extra)
         a.env["CLOUDFLARE_API_TOKEN"] = token
         a.env.update(env or {})
         return a.start()
@@ -217,8 +220,8 @@ class Faults(ProvisionTest):
     ]
 
     def test_resume_after_a_failure_at_each_step(self):
-        a = self.start_agent()
         for step, method, path in self.STEPS:
+            a = self.start_agent()  # a fresh agent has no zone answer cached
             self.api.admin("reset", {})
             with open(self.env_file, "w"):
                 pass
@@ -280,6 +283,42 @@ class Faults(ProvisionTest):
         _, status = a.request("provision drone-7")
         self.assertEqual(status, "ERR api find zone: 1400 (no message)")
         self.assertEqual(a.request("ping")[1], "OK pong")
+
+    def test_requests_are_spaced_by_the_rate_limit(self):
+        a = self.start_agent(requests_per_s=5)
+        self.assertTrue(a.request("provision drone-7")[1].startswith("OK provisioned"))
+        times = [r["t"] for r in self.api.admin("requests")["requests"]]
+        self.assertGreaterEqual(len(times), 6)
+        gaps = [b - t for t, b in zip(times, times[1:])]
+        self.assertGreaterEqual(min(gaps), 0.18, gaps)
+
+    def test_zone_and_token_answers_are_reused_for_a_minute(self):
+        a = self.start_agent()
+        for name in ("drone-1", "drone-2", "drone-3"):
+            self.assertTrue(a.request("provision " + name)[1].startswith("OK provisioned"))
+        paths = [r["api_path"] for r in self.api.admin("requests")["requests"]]
+        self.assertEqual(paths.count("/user/tokens/verify"), 1, paths)
+        self.assertEqual(paths.count("/zones"), 1, paths)
+
+    def test_concurrent_jobs_are_capped(self):
+        self.api.admin("latency", {"ms": 100})
+        a = self.start_agent(max_jobs=2)
+        replies = {}
+
+        def go(i):
+            replies[i] = a.request("provision drone-%d" % i, timeout=60)[1]
+        threads = [threading.Thread(target=go, args=(i,)) for i in range(6)]
+        for t in threads:
+            t.start()
+        for t in threads:
+            t.join()
+        self.assertTrue(all(r.startswith("OK provisioned") for r in replies.values()), replies)
+        self.assertIn("waiting for a free provisioning slot", a.log())
+        # Each job has one request in flight at a time, each held 100 ms:
+        # never more than two overlap.
+        starts = sorted(r["t"] for r in self.api.admin("requests")["requests"])
+        overlap = max(sum(1 for t in starts if s <= t < s + 0.095) for s in starts)
+        self.assertEqual(overlap, 2)
 
     def test_persistent_5xx_gives_a_clear_error(self):
         a = self.start_agent()
