@@ -254,9 +254,13 @@ void Commands::provision(const Request& req, const Caller&, ReplyFn done) {
     const std::string& a = req.args[i];
     if (a == "start") {
       start = true;
-    } else if (a.rfind("service=", 0) == 0 &&
-               (a.find("://") != std::string::npos || a.rfind("service=http_status:", 0) == 0)) {
+    } else if (a.rfind("service=", 0) == 0) {
       service = a.substr(8);
+      std::string problem = service_problem(service);
+      if (!problem.empty()) {
+        done(Reply::Err("usage", usage_text + problem));
+        return;
+      }
     } else {
       done(Reply::Err("usage", usage_text + "unknown argument '" + printable(a) +
                                    "' (service=<url> such as service=http://localhost:8080, or start)"));

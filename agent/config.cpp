@@ -3,6 +3,7 @@
 #include <ini.h>
 #include <pwd.h>
 
+#include <algorithm>
 #include <cctype>
 #include <cerrno>
 #include <cstdlib>
@@ -172,6 +173,18 @@ std::string set_pass_env(std::vector<std::string>* field, const std::string& v) 
   return "";
 }
 
+std::string lower(std::string s) {
+  for (char& c : s) c = static_cast<char>(std::tolower(static_cast<unsigned char>(c)));
+  return s;
+}
+
+// host is the zone or a name under it.
+bool in_zone(const std::string& host, const std::string& zone) {
+  std::string h = lower(host), z = lower(zone);
+  return h == z || (h.size() > z.size() && h.compare(h.size() - z.size(), z.size(), z) == 0 &&
+                    h[h.size() - z.size() - 1] == '.');
+}
+
 std::string set_hostname(std::string* field, const std::string& v) {
   if (v.empty()) return "hostname must not be empty";
   for (char c : v)
@@ -288,10 +301,9 @@ const std::map<std::string, TunnelSetter>& tunnel_keys() {
       {"port", [](TunnelConfig& t, const std::string& v) { return set_int(&t.port, v, 1, 65535, ""); }},
       {"hostname", [](TunnelConfig& t, const std::string& v) { return set_hostname(&t.hostname, v); }},
       {"service", [](TunnelConfig& t, const std::string& v) -> std::string {
-         if (v.find("://") == std::string::npos && v.rfind("http_status:", 0) != 0)
-           return "'" + v + "' is not a service URL (e.g. http://localhost:8080)";
-         t.service = v;
-         return "";
+         std::string problem = service_problem(v);
+         if (problem.empty()) t.service = v;
+         return problem;
        }},
       {"token_env", [](TunnelConfig& t, const std::string& v) { return set_env_name(&t.token_env, v, false); }},
       {"autostart", [](TunnelConfig& t, const std::string& v) { return set_bool(&t.autostart, v); }},
@@ -448,6 +460,10 @@ struct Parser {
         if (seen.count(sec + "\nport"))
           error(seen[sec + "\nport"], where + ": 'port' only applies to type = quick (named tunnels route by 'service')");
         if (t.token_env.empty()) t.token_env = default_token_env(t.name);
+        const std::string& zone = cfg->cloudflare.zone;
+        if (seen.count(sec + "\nhostname") && !zone.empty() && !in_zone(t.hostname, zone))
+          error(seen[sec + "\nhostname"], where + ": hostname '" + t.hostname + "' is not inside [cloudflare] zone '" +
+                                             zone + "'; use a name ending in ." + zone);
         if (t.hostname.empty() && !cfg->cloudflare.zone.empty())
           t.hostname = t.name + "." + cfg->cloudflare.zone;
       }
@@ -510,6 +526,30 @@ bool valid_tunnel_name(std::string_view name) {
   for (char c : name)
     if (!((c >= 'a' && c <= 'z') || (c >= '0' && c <= '9') || c == '-')) return false;
   return true;
+}
+
+std::string service_problem(std::string_view service) {
+  std::string v(service);
+  if (v.rfind("http_status:", 0) == 0) {
+    std::string code = v.substr(12);
+    bool ok = code.size() == 3 && std::all_of(code.begin(), code.end(), [](char c) { return c >= '0' && c <= '9'; }) &&
+              code >= "100" && code <= "599";
+    return ok ? "" : "'" + v + "' is not an HTTP status (http_status:100 to http_status:599)";
+  }
+  size_t sep = v.find("://");
+  if (sep == std::string::npos)
+    return "'" + v + "' is not a service URL (e.g. http://localhost:8080, tcp://localhost:22 or http_status:404)";
+  std::string scheme = v.substr(0, sep), rest = v.substr(sep + 3);
+  static const std::set<std::string> kSchemes = {"http", "https", "unix", "unix+tls", "tcp", "ssh", "rdp", "smb"};
+  if (!kSchemes.count(scheme))
+    return "'" + scheme + "' is not a scheme cloudflared serves (http, https, unix, unix+tls, tcp, ssh, rdp, smb; "
+           "or http_status:NNN)";
+  if (rest.empty() || rest == "/") return "'" + v + "' names no host (e.g. " + scheme + "://localhost:8080)";
+  bool unix_socket = scheme == "unix" || scheme == "unix+tls";
+  size_t slash = rest.find('/');
+  if (!unix_socket && slash != std::string::npos && slash + 1 != rest.size())
+    return "'" + v + "' has a path; cloudflared routes to a host and port only (drop '" + rest.substr(slash) + "')";
+  return "";
 }
 
 std::string default_token_env(std::string_view name) {

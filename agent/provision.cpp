@@ -115,6 +115,7 @@ class Provisioner::Job {
   void look_up_zone() {
     if (const Provisioner::ZoneAnswer* known = p_.known_zone(zone_key_)) {
       zone_id_ = known->zone_id;
+      zone_apex_ = known->zone_name;
       account_ = known->account;
       return find_tunnel(false);
     }
@@ -138,7 +139,7 @@ class Provisioner::Job {
         return fail("api", "verify token: the API token is " + (status.empty() ? "not usable" : status));
       // The token is fine, so the zone's refusal stands.
       if (zone_id_.empty()) return fail(zone_error_);
-      p_.remember_zone({zone_key_, 0, zone_id_, account_});
+      p_.remember_zone({zone_key_, 0, zone_id_, zone_apex_, account_});
       find_tunnel(false);
     });
   }
@@ -161,6 +162,7 @@ class Provisioner::Job {
                  for (const auto& z : r.result) {
                    if (!same_name(z, "name", name)) continue;
                    zone_id_ = json_string(z, "id");
+                   zone_apex_ = name;
                    if (account_.empty()) account_ = json_string(json_field(z, "account"), "id");
                    log_debug("%s %s: zone %s", verb().c_str(), name_.c_str(), name.c_str());
                    return verify();
@@ -274,6 +276,19 @@ class Provisioner::Job {
     });
   }
 
+  // Cloudflare's universal certificate covers the zone and *.zone only: a
+  // browser refuses https://x.drones.example.com on an example.com zone.
+  std::string certificate_warning() const {
+    std::string host = lower(host_), apex = lower(zone_apex_);
+    if (apex.empty() || host.size() <= apex.size() + 1) return "";
+    std::string below = host.substr(0, host.size() - apex.size() - 1);
+    if (below.find('.') == std::string::npos) return "";
+    return host_ + " is more than one level below the zone " + zone_apex_ + ": Cloudflare's universal certificate "
+           "covers only " + zone_apex_ + " and *." + zone_apex_ + ", so HTTPS to it fails until the zone has a "
+           "certificate for *." + host_.substr(host_.find('.') + 1) + " (Advanced Certificate Manager), or use a "
+           "zone of " + host_.substr(host_.find('.') + 1) + " or a one-level name";
+  }
+
   // The host names of an ingress other than ours, comma separated.
   std::string foreign_hosts(const json& ingress) const {
     std::string out;
@@ -364,10 +379,10 @@ class Provisioner::Job {
       }
     }
     Reply reply = Reply::Ok("provisioned " + name_ + " https://" + host_ + " tunnel=" + tunnel_id_);
-    std::string stale = stale_env_token(token_env_, env_file_);
-    if (!stale.empty()) {
-      log_warn("provision %s: %s", name_.c_str(), stale.c_str());
-      reply.lines.push_back("warning: " + stale);
+    for (const std::string& warning : {stale_env_token(token_env_, env_file_), certificate_warning()}) {
+      if (warning.empty()) continue;
+      log_warn("provision %s: %s", name_.c_str(), warning.c_str());
+      reply.lines.push_back("warning: " + warning);
     }
     reply.data = {{"name", name_}, {"url", "https://" + host_}, {"tunnel_id", tunnel_id_}};
     succeed(reply);
@@ -466,6 +481,7 @@ class Provisioner::Job {
   std::string account_, zone_id_, tunnel_id_, tunnel_token_;
   std::string owned_id_;  // the tunnel the env file says tether created or adopted
   std::string zone_key_;  // what a cached zone answer must match (token, API, zone, account)
+  std::string zone_apex_;  // the zone's own name (the configured zone or a parent of it)
   bool ours_ = false;     // tunnel_id_ is that tunnel, or tether just created it
   bool adopt_ = false;    // [tunnel NAME] adopt: a foreign tunnel may be taken over
   bool found_something_ = false;

@@ -44,7 +44,7 @@ class Provisioner {
   struct ZoneAnswer {
     std::string key;
     uint64_t at_ms = 0;
-    std::string zone_id, account;
+    std::string zone_id, zone_name, account;
   };
   static constexpr uint64_t kZoneAnswerTtlMs = 60000;
 

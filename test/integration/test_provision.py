@@ -27,7 +27,7 @@ class ProvisionTest(AgentTest):
         self.api = self.fake("fake_cfapi.py", "--token", API_TOKEN, "--zone", ZONE)
 
     def start_agent(self, extra="", env=None, token=API_TOKEN, stop_grace_s=2, args=(), requests_per_s=1000,
-                    max_jobs=100):
+                    max_jobs=100, zone=ZONE):
         self.env_file = None
         a = self.agent(start=False, config=None, args=args)
         self.env_file = os.path.join(a.dir, "tunnels.env")
@@ -44,7 +44,7 @@ env_file = %s
 request_timeout_s = 1
 requests_per_s = %d
 max_jobs = %d
-""" % (stop_grace_s, self.api.base, ZONE, self.env_file, requests_per_s, max_jobs) + extra)
+""" % (stop_grace_s, self.api.base, zone, self.env_file, requests_per_s, max_jobs) + extra)
         a.env["CLOUDFLARE_API_TOKEN"] = token
         a.env.update(env or {})
         return a.start()
@@ -144,8 +144,25 @@ class Provision(ProvisionTest):
         self.assertTrue(a.request("provision drone-7 service=http://localhost:9090")[1].startswith("OK"))
         self.assert_provisioned(service="http://localhost:9090")
 
+    def test_multi_level_host_name_is_warned_about(self):
+        a = self.start_agent(zone="drones.example.com")
+        lines, status = a.request("provision x")
+        self.assertEqual(status.split(" tunnel=")[0], "OK provisioned x https://x.drones.example.com")
+        self.assertEqual(lines, ["warning: x.drones.example.com is more than one level below the zone example.com: "
+                                 "Cloudflare's universal certificate covers only example.com and *.example.com, so "
+                                 "HTTPS to it fails until the zone has a certificate for *.drones.example.com "
+                                 "(Advanced Certificate Manager), or use a zone of drones.example.com or a one-level "
+                                 "name"])
+        # One level below the zone is covered: no warning.
+        b = self.start_agent()
+        lines, status = b.request("provision drone-7")
+        self.assertTrue(status.startswith("OK provisioned"), status)
+        self.assertEqual(lines, [])
+
     def test_bad_requests(self):
         a = self.start_agent()
+        self.assertIn("'ftp' is not a scheme cloudflared serves", a.request("provision drone-7 service=ftp://x")[1])
+        self.assertIn("has a path", a.request("provision drone-7 service=http://localhost:80/app")[1])
         self.assertIn("is not a tunnel name", a.request("provision Drone")[1])
         self.assertIn("unknown argument 'servce=x'", a.request("provision drone-7 servce=x")[1])
         self.assertTrue(a.request("provision")[1].startswith("ERR usage provision <name>"))
@@ -500,10 +517,10 @@ class NamedTunnels(ProvisionTest):
     def test_start_by_name_from_a_section_with_its_own_token_variable(self):
         token = tunnel_token("0123456789abcdef0123456789abcdef", "6f1e2d3c-4b5a-4978-8695-a4b3c2d1e0f9",
                              base64.b64encode(b"s" * 32).decode())
-        a = self.start_agent("[tunnel cam-7]\ntoken_env = CAM_TOKEN\nhostname = cam.example.net\n",
+        a = self.start_agent("[tunnel cam-7]\ntoken_env = CAM_TOKEN\nhostname = cam.example.com\n",
                              env={"CAM_TOKEN": token})
         _, status = a.request("start cam-7")
-        self.assertEqual(status, "OK cam-7 https://cam.example.net")
+        self.assertEqual(status, "OK cam-7 https://cam.example.com")
         self.assertNotIn(token, a.log())
 
     def test_invalid_token_is_a_credentials_failure_not_a_restart_loop(self):
