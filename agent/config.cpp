@@ -107,7 +107,11 @@ std::string set_uids(std::vector<uid_t>* field, const std::string& v) {
     char* end = nullptr;
     errno = 0;
     unsigned long n = std::strtoul(w.c_str(), &end, 10);
-    if (std::isdigit(static_cast<unsigned char>(w[0])) && *end == '\0' && errno == 0) {
+    if (std::isdigit(static_cast<unsigned char>(w[0])) && *end == '\0') {
+      // uid_t is 32 bits and (uid_t)-1 means "no uid": a larger number
+      // would silently become another user.
+      if (errno != 0 || n >= static_cast<unsigned long>(static_cast<uid_t>(-1)))
+        return "'" + w + "' is not a uid (0 to " + std::to_string(static_cast<uid_t>(-1) - 1) + ")";
       field->push_back(static_cast<uid_t>(n));
       continue;
     }
@@ -502,6 +506,14 @@ char* reader(char* str, int num, void* stream) {
   p->pos = nl == std::string_view::npos ? p->text.size() : nl + 1;
   ++p->line;
   if (!raw.empty() && raw.back() == '\r') raw.remove_suffix(1);
+  // Editors on Windows start a UTF-8 file with a byte order mark; it is
+  // not part of the first line.
+  if (p->line == 1 && raw.substr(0, 3) == "\xEF\xBB\xBF") raw.remove_prefix(3);
+  if (raw.find('\0') != std::string_view::npos) {
+    // inih would silently cut the line there.
+    p->error(p->line, "line contains a NUL byte; save the file as plain text");
+    raw = std::string_view();
+  }
   // inih keeps a '\n' and a NUL in its buffer of `num` bytes.
   size_t limit = static_cast<size_t>(num) - 2;
   if (raw.size() > limit) {

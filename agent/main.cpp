@@ -1,4 +1,5 @@
 // tetherd: flags, config, then the loop until shutdown.
+#include <sys/prctl.h>
 #include <sys/resource.h>
 #include <sys/stat.h>
 #include <unistd.h>
@@ -82,6 +83,10 @@ int main(int argc, char** argv) {
   // errors are handled where they happen.
   signal(SIGPIPE, SIG_IGN);
   raise_nofile_limit();
+  // The agent holds API, bot and tunnel tokens: no core dump may write them
+  // to disk, and no other process of the same user may ptrace them out.
+  // Children are unaffected (execve resets it).
+  prctl(PR_SET_DUMPABLE, 0);
 
   curl_global_init(CURL_GLOBAL_DEFAULT);
   uv_loop_t* loop = uv_default_loop();

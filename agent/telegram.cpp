@@ -161,19 +161,25 @@ void TelegramChannel::handle(const json& message) {
   if (req.verb == "start" && !req.args.empty()) {
     pending = tunnel_id_of(req.args[0]);
     awaiting_start_.insert(pending);
-    bot_->send(to, thread, "<b>starting " + html_escape(req.args[0]) + "</b>", html_escape("its URL follows"));
   }
   Caller caller;
   caller.kind = Caller::Kind::telegram;
   caller.chat_id = chat;
   caller.thread_id = thread;
   std::weak_ptr<bool> alive = alive_;
-  commands_.dispatch(req, caller, [this, alive, to, thread, req, pending](Reply r) {
+  auto answered = std::make_shared<bool>(false);
+  commands_.dispatch(req, caller, [this, alive, to, thread, req, pending, answered](Reply r) {
+    *answered = true;
     if (alive.expired()) return;
     if (!pending.empty()) awaiting_start_.erase(pending);
     ChatText t = chat_reply(req, r);
     bot_->send(to, thread, t.header, t.body);
   });
+  // "starting" only for a start that is under way: a bad argument or an
+  // unknown name was answered at once, and saying "starting" first would
+  // be wrong.
+  if (!pending.empty() && !*answered)
+    bot_->send(to, thread, "<b>starting " + html_escape(req.args[0]) + "</b>", html_escape("its URL follows"));
 }
 
 // Notices for tunnels started from a chat go back to that chat (and

@@ -523,6 +523,13 @@ class NamedTunnels(ProvisionTest):
         self.assertEqual(status, "OK cam-7 https://cam.example.com")
         self.assertNotIn(token, a.log())
 
+    def test_named_tunnel_without_a_host_name_says_connected(self):
+        token = tunnel_token("0123456789abcdef0123456789abcdef", "6f1e2d3c-4b5a-4978-8695-a4b3c2d1e0f9",
+                             base64.b64encode(b"s" * 32).decode())
+        a = self.agent("[tunnel cam-7]\ntoken_env = CAM_TOKEN\n", env={"CAM_TOKEN": token})
+        self.assertEqual(a.request("start cam-7")[1], "OK cam-7 connected")
+        self.assertIsNone(a.json("restart cam-7")["url"])
+
     def test_invalid_token_is_a_credentials_failure_not_a_restart_loop(self):
         a = self.start_agent("[tunnel cam-7]\ntoken_env = CAM_TOKEN\n", env={"CAM_TOKEN": "not-a-tunnel-token"})
         c = a.client()
