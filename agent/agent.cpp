@@ -303,6 +303,7 @@ std::string Agent::reload() {
   cfg_ = std::move(fresh);
   log_set_level(cfg_.agent.log_level);
   control_.set_allowed_uids(cfg_.agent.allow_uids);
+  control_.set_client_idle_s(cfg_.agent.client_idle_s);
   notifier_.configure(cfg_.notify);
   if (!telegram_ != !cfg_.telegram.enabled || (telegram_ && telegram_->config() != cfg_.telegram)) start_telegram();
   if (cfg_.network.require != old.network.require) start_netwatch();

@@ -1,5 +1,6 @@
 #include "cfapi.hpp"
 
+#include <algorithm>
 #include <cctype>
 #include <cstdio>
 #include <random>
@@ -15,6 +16,7 @@ constexpr int kMaxAttempts = 5;
 constexpr uint64_t kRetryInitialMs = 500;
 constexpr uint64_t kRetryMaxMs = 8000;
 constexpr uint64_t kMaxRetryAfterMs = 300000;  // Cloudflare blocks for 5 minutes at most
+constexpr uint64_t kRateLimitedMs = 60000;     // a 429 without retry-after: the block is minutes, not seconds
 constexpr size_t kMaxResponse = 4 << 20;
 
 bool transient(int http) { return http == 0 || http == 408 || http == 429 || http >= 500; }
@@ -30,6 +32,12 @@ uint64_t retry_after_ms(const HttpResponse& r) {
 }
 
 }  // namespace
+
+uint64_t cf_retry_delay_ms(int http, uint64_t retry_after_ms, int attempt, double jitter) {
+  if (http == 429 && retry_after_ms) return std::min(retry_after_ms, kMaxRetryAfterMs);
+  if (http == 429) return std::min(kRateLimitedMs << std::min(attempt - 1, 8), kMaxRetryAfterMs);
+  return backoff_delay_ms(attempt, kRetryInitialMs, kRetryMaxMs, jitter);
+}
 
 std::string query_string(const std::vector<std::pair<std::string, std::string>>& params) {
   std::string out;
@@ -56,20 +64,24 @@ struct CfApi::Call {
   Done done;
   int attempts = 0;
   uint64_t http_id = 0;
+  uint64_t ticket = 0;  // waiting for the rate limiter
   Timer retry;
   std::string last_problem;
 };
 
-CfApi::CfApi(uv_loop_t* loop, Http& http, std::string api_base, std::string token, int timeout_s)
-    : loop_(loop), http_(http), base_(std::move(api_base)), token_(std::move(token)),
+CfApi::CfApi(uv_loop_t* loop, Http& http, RateLimiter* limiter, std::string api_base, std::string token,
+             int timeout_s)
+    : loop_(loop), http_(http), limiter_(limiter), base_(std::move(api_base)), token_(std::move(token)),
       timeout_ms_(static_cast<long>(timeout_s) * 1000) {
   while (!base_.empty() && base_.back() == '/') base_.pop_back();
   secret_add(token_);
 }
 
 CfApi::~CfApi() {
-  for (auto& kv : calls_)
+  for (auto& kv : calls_) {
     if (kv.second->http_id) http_.cancel(kv.second->http_id);
+    if (kv.second->ticket && limiter_) limiter_->cancel(kv.second->ticket);
+  }
 }
 
 void CfApi::call(const std::string& step, const std::string& method, const std::string& path,
@@ -89,6 +101,13 @@ void CfApi::call(const std::string& step, const std::string& method, const std::
 void CfApi::attempt(uint64_t id) {
   Call& c = *calls_.at(id);
   ++c.attempts;
+  if (!limiter_) return send(id);
+  c.ticket = limiter_->wait([this, id] { send(id); });
+}
+
+void CfApi::send(uint64_t id) {
+  Call& c = *calls_.at(id);
+  c.ticket = 0;
   HttpRequest req;
   req.method = c.method;
   req.url = base_ + c.path;
@@ -117,12 +136,9 @@ void CfApi::finish(uint64_t id, const HttpResponse& r) {
   bool garbled = r.status >= 200 && r.status < 300 && !reply.readable;  // a proxy's hiccup
   bool retry = !reply.ok && c.attempts < kMaxAttempts && (transient(r.status) || garbled);
   if (retry) {
-    uint64_t delay = r.status == 429 ? retry_after_ms(r) : 0;
-    if (!delay) {
-      static std::minstd_rand rng(std::random_device{}());
-      delay = backoff_delay_ms(c.attempts, kRetryInitialMs, kRetryMaxMs,
-                               std::uniform_real_distribution<double>(0, 1)(rng));
-    }
+    static std::minstd_rand rng(std::random_device{}());
+    uint64_t delay = cf_retry_delay_ms(r.status, retry_after_ms(r), c.attempts,
+                                       std::uniform_real_distribution<double>(0, 1)(rng));
     log_warn("api %s: %s; retry %d/%d in %.1fs", c.step.c_str(), reply.error.text().c_str(), c.attempts,
              kMaxAttempts - 1, static_cast<double>(delay) / 1000.0);
     c.retry.start(delay, [this, id] { attempt(id); });

@@ -18,8 +18,15 @@
 
 #include "cfreply.hpp"
 #include "http.hpp"
+#include "ratelimit.hpp"
 
 namespace tether {
+
+// How long to wait before retry `attempt` (1-based) of a call answered with
+// `http`: a 429 waits its retry-after (0: absent), else 60 s doubling to
+// 5 minutes (Cloudflare blocks for 5 minutes); anything else backs off from
+// 500 ms to 8 s. jitter is uniform in [0, 1).
+uint64_t cf_retry_delay_ms(int http, uint64_t retry_after_ms, int attempt, double jitter);
 
 // "a=1&b=x%20y" from pairs, percent-encoding values.
 std::string query_string(const std::vector<std::pair<std::string, std::string>>& params);
@@ -28,7 +35,8 @@ class CfApi {
  public:
   using Done = std::function<void(const CfReply&)>;
 
-  CfApi(uv_loop_t* loop, Http& http, std::string api_base, std::string token, int timeout_s);
+  // limiter (may be null) spaces the requests of every CfApi sharing it.
+  CfApi(uv_loop_t* loop, Http& http, RateLimiter* limiter, std::string api_base, std::string token, int timeout_s);
   // Cancels whatever is in flight; no callback runs after this.
   ~CfApi();
   CfApi(const CfApi&) = delete;
@@ -43,10 +51,12 @@ class CfApi {
  private:
   struct Call;
   void attempt(uint64_t id);
+  void send(uint64_t id);
   void finish(uint64_t id, const HttpResponse& r);
 
   uv_loop_t* loop_;
   Http& http_;
+  RateLimiter* limiter_;
   std::string base_, token_;
   long timeout_ms_;
   std::map<uint64_t, std::unique_ptr<Call>> calls_;

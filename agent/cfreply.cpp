@@ -8,16 +8,6 @@ namespace {
 
 using json = nlohmann::json;
 
-bool has_shape(const json& j, CfShape s) {
-  switch (s) {
-    case CfShape::object: return j.is_object();
-    case CfShape::array: return j.is_array();
-    case CfShape::string: return j.is_string();
-    case CfShape::any: break;
-  }
-  return true;
-}
-
 const char* shape_name(CfShape s) {
   switch (s) {
     case CfShape::object: return "an object";
@@ -34,6 +24,16 @@ std::string capped(std::string s) {
 }
 
 }  // namespace
+
+bool cf_shape_matches(const json& result, CfShape expect) {
+  switch (expect) {
+    case CfShape::object: return result.is_object();
+    case CfShape::array: return result.is_array();
+    case CfShape::string: return result.is_string();
+    case CfShape::any: break;
+  }
+  return true;
+}
 
 std::string CfError::text() const {
   std::string out = step + ": ";
@@ -64,7 +64,7 @@ CfReply parse_cf_reply(int status, std::string_view body, CfShape expect) {
     for (const auto& e : errors) reply.codes.push_back(static_cast<int>(json_int(e, "code")));
   if (status >= 200 && status < 300 && success.get<bool>() && reply.codes.empty()) {
     const json& result = json_field(j, "result");
-    if (!has_shape(result, expect)) {
+    if (!cf_shape_matches(result, expect)) {
       reply.readable = false;
       reply.error.message = "unreadable reply (HTTP " + std::to_string(status) + ", its result is not " +
                             shape_name(expect) + ")";

@@ -32,6 +32,9 @@ struct CfReply {
 // What a step needs the result to be; anything else is an unreadable reply.
 enum class CfShape { any, object, array, string };
 
+// Whether a result has that shape.
+bool cf_shape_matches(const nlohmann::json& result, CfShape expect);
+
 // Cloudflare's messages are quoted in replies and logs, cut to this length.
 constexpr size_t kMaxErrorText = 500;
 

@@ -122,6 +122,10 @@ bool Commands::id_arg(const Request& req, const ReplyFn& done, std::string* id) 
   std::string err;
   *id = tunnel_id(req.args[0], &err);
   if (id->empty()) done(Reply::Err("usage", usage(*find(req.verb)).message + ": " + err));
+  // A [tunnel NAME] section with type = quick runs under its port, which is
+  // its id; its name means the same tunnel in every verb.
+  const TunnelConfig* section = id->empty() ? nullptr : agent_.config().find_tunnel(*id);
+  if (section && section->kind == TunnelKind::quick) *id = std::to_string(section->port);
   return !id->empty();
 }
 
@@ -250,9 +254,13 @@ void Commands::provision(const Request& req, const Caller&, ReplyFn done) {
     const std::string& a = req.args[i];
     if (a == "start") {
       start = true;
-    } else if (a.rfind("service=", 0) == 0 &&
-               (a.find("://") != std::string::npos || a.rfind("service=http_status:", 0) == 0)) {
+    } else if (a.rfind("service=", 0) == 0) {
       service = a.substr(8);
+      std::string problem = service_problem(service);
+      if (!problem.empty()) {
+        done(Reply::Err("usage", usage_text + problem));
+        return;
+      }
     } else {
       done(Reply::Err("usage", usage_text + "unknown argument '" + printable(a) +
                                    "' (service=<url> such as service=http://localhost:8080, or start)"));

@@ -3,6 +3,7 @@
 #include <ini.h>
 #include <pwd.h>
 
+#include <algorithm>
 #include <cctype>
 #include <cerrno>
 #include <cstdlib>
@@ -106,7 +107,11 @@ std::string set_uids(std::vector<uid_t>* field, const std::string& v) {
     char* end = nullptr;
     errno = 0;
     unsigned long n = std::strtoul(w.c_str(), &end, 10);
-    if (std::isdigit(static_cast<unsigned char>(w[0])) && *end == '\0' && errno == 0) {
+    if (std::isdigit(static_cast<unsigned char>(w[0])) && *end == '\0') {
+      // uid_t is 32 bits and (uid_t)-1 means "no uid": a larger number
+      // would silently become another user.
+      if (errno != 0 || n >= static_cast<unsigned long>(static_cast<uid_t>(-1)))
+        return "'" + w + "' is not a uid (0 to " + std::to_string(static_cast<uid_t>(-1) - 1) + ")";
       field->push_back(static_cast<uid_t>(n));
       continue;
     }
@@ -172,6 +177,18 @@ std::string set_pass_env(std::vector<std::string>* field, const std::string& v) 
   return "";
 }
 
+std::string lower(std::string s) {
+  for (char& c : s) c = static_cast<char>(std::tolower(static_cast<unsigned char>(c)));
+  return s;
+}
+
+// host is the zone or a name under it.
+bool in_zone(const std::string& host, const std::string& zone) {
+  std::string h = lower(host), z = lower(zone);
+  return h == z || (h.size() > z.size() && h.compare(h.size() - z.size(), z.size(), z) == 0 &&
+                    h[h.size() - z.size() - 1] == '.');
+}
+
 std::string set_hostname(std::string* field, const std::string& v) {
   if (v.empty()) return "hostname must not be empty";
   for (char c : v)
@@ -205,6 +222,7 @@ const std::map<std::string, std::map<std::string, Setter>>& section_keys() {
            {"pidfile", [](Config& c, const std::string& v) { return set_string(&c.agent.pidfile, v); }},
            {"allow_uids", [](Config& c, const std::string& v) { return set_uids(&c.agent.allow_uids, v); }},
            {"max_clients", [](Config& c, const std::string& v) { return set_int(&c.agent.max_clients, v, 1, 4096, ""); }},
+           {"client_idle_s", [](Config& c, const std::string& v) { return set_int(&c.agent.client_idle_s, v, 0, 86400, "s"); }},
        }},
       {"cloudflared",
        {
@@ -267,6 +285,8 @@ const std::map<std::string, std::map<std::string, Setter>>& section_keys() {
               return "";
             }},
            {"request_timeout_s", [](Config& c, const std::string& v) { return set_int(&c.cloudflare.request_timeout_s, v, 1, 300, "s"); }},
+           {"requests_per_s", [](Config& c, const std::string& v) { return set_int(&c.cloudflare.requests_per_s, v, 1, 1000, ""); }},
+           {"max_jobs", [](Config& c, const std::string& v) { return set_int(&c.cloudflare.max_jobs, v, 1, 1000, ""); }},
        }},
       {"notify",
        {
@@ -299,10 +319,9 @@ const std::map<std::string, TunnelSetter>& tunnel_keys() {
       {"port", [](TunnelConfig& t, const std::string& v) { return set_int(&t.port, v, 1, 65535, ""); }},
       {"hostname", [](TunnelConfig& t, const std::string& v) { return set_hostname(&t.hostname, v); }},
       {"service", [](TunnelConfig& t, const std::string& v) -> std::string {
-         if (v.find("://") == std::string::npos && v.rfind("http_status:", 0) != 0)
-           return "'" + v + "' is not a service URL (e.g. http://localhost:8080)";
-         t.service = v;
-         return "";
+         std::string problem = service_problem(v);
+         if (problem.empty()) t.service = v;
+         return problem;
        }},
       {"token_env", [](TunnelConfig& t, const std::string& v) { return set_env_name(&t.token_env, v, false); }},
       {"autostart", [](TunnelConfig& t, const std::string& v) { return set_bool(&t.autostart, v); }},
@@ -459,6 +478,10 @@ struct Parser {
         if (seen.count(sec + "\nport"))
           error(seen[sec + "\nport"], where + ": 'port' only applies to type = quick (named tunnels route by 'service')");
         if (t.token_env.empty()) t.token_env = default_token_env(t.name);
+        const std::string& zone = cfg->cloudflare.zone;
+        if (seen.count(sec + "\nhostname") && !zone.empty() && !in_zone(t.hostname, zone))
+          error(seen[sec + "\nhostname"], where + ": hostname '" + t.hostname + "' is not inside [cloudflare] zone '" +
+                                             zone + "'; use a name ending in ." + zone);
         if (t.hostname.empty() && !cfg->cloudflare.zone.empty())
           t.hostname = t.name + "." + cfg->cloudflare.zone;
       }
@@ -497,6 +520,14 @@ char* reader(char* str, int num, void* stream) {
   p->pos = nl == std::string_view::npos ? p->text.size() : nl + 1;
   ++p->line;
   if (!raw.empty() && raw.back() == '\r') raw.remove_suffix(1);
+  // Editors on Windows start a UTF-8 file with a byte order mark; it is
+  // not part of the first line.
+  if (p->line == 1 && raw.substr(0, 3) == "\xEF\xBB\xBF") raw.remove_prefix(3);
+  if (raw.find('\0') != std::string_view::npos) {
+    // inih would silently cut the line there.
+    p->error(p->line, "line contains a NUL byte; save the file as plain text");
+    raw = std::string_view();
+  }
   // inih keeps a '\n' and a NUL in its buffer of `num` bytes.
   size_t limit = static_cast<size_t>(num) - 2;
   if (raw.size() > limit) {
@@ -521,6 +552,30 @@ bool valid_tunnel_name(std::string_view name) {
   for (char c : name)
     if (!((c >= 'a' && c <= 'z') || (c >= '0' && c <= '9') || c == '-')) return false;
   return true;
+}
+
+std::string service_problem(std::string_view service) {
+  std::string v(service);
+  if (v.rfind("http_status:", 0) == 0) {
+    std::string code = v.substr(12);
+    bool ok = code.size() == 3 && std::all_of(code.begin(), code.end(), [](char c) { return c >= '0' && c <= '9'; }) &&
+              code >= "100" && code <= "599";
+    return ok ? "" : "'" + v + "' is not an HTTP status (http_status:100 to http_status:599)";
+  }
+  size_t sep = v.find("://");
+  if (sep == std::string::npos)
+    return "'" + v + "' is not a service URL (e.g. http://localhost:8080, tcp://localhost:22 or http_status:404)";
+  std::string scheme = v.substr(0, sep), rest = v.substr(sep + 3);
+  static const std::set<std::string> kSchemes = {"http", "https", "unix", "unix+tls", "tcp", "ssh", "rdp", "smb"};
+  if (!kSchemes.count(scheme))
+    return "'" + scheme + "' is not a scheme cloudflared serves (http, https, unix, unix+tls, tcp, ssh, rdp, smb; "
+           "or http_status:NNN)";
+  if (rest.empty() || rest == "/") return "'" + v + "' names no host (e.g. " + scheme + "://localhost:8080)";
+  bool unix_socket = scheme == "unix" || scheme == "unix+tls";
+  size_t slash = rest.find('/');
+  if (!unix_socket && slash != std::string::npos && slash + 1 != rest.size())
+    return "'" + v + "' has a path; cloudflared routes to a host and port only (drop '" + rest.substr(slash) + "')";
+  return "";
 }
 
 std::string default_token_env(std::string_view name) {

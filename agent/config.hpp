@@ -19,6 +19,10 @@ enum class TunnelKind { quick, named };
 
 // A tunnel is a port (quick) or a name starting with a letter (named).
 bool valid_tunnel_name(std::string_view name);
+// "" when cloudflared can route to this ingress service (reference
+// cloudflare-api.md §5.7: a known scheme and a host, no path, or
+// http_status:NNN); else what is wrong with it.
+std::string service_problem(std::string_view service);
 // CF_TUNNEL_TOKEN_<NAME>: upper case, '-' -> '_'.
 std::string default_token_env(std::string_view name);
 
@@ -47,6 +51,7 @@ struct AgentConfig {
   std::string pidfile;
   std::vector<uid_t> allow_uids;  // empty: the agent's own uid and root
   int max_clients = 64;
+  int client_idle_s = 300;  // a client that sends nothing this long is closed (not watchers); 0: never
 };
 
 struct CloudflaredConfig {
@@ -89,6 +94,8 @@ struct CloudflareConfig {
   std::string zone;
   std::string env_file = "/etc/tether/tunnels.env";
   int request_timeout_s = 15;  // per API request, as cloudflared's own client
+  int requests_per_s = 4;      // all API requests of all jobs, spaced evenly
+  int max_jobs = 4;            // provision/deprovision jobs running at once
 };
 
 struct NotifyConfig {

@@ -2,10 +2,12 @@
 
 #include <fcntl.h>
 #include <sys/socket.h>
+#include <sys/resource.h>
 #include <sys/stat.h>
 #include <sys/un.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <cerrno>
 #include <cstring>
 
@@ -28,6 +30,9 @@ constexpr size_t kMaxQueued = 64;
 // long to stop sending, before it is closed anyway.
 constexpr uint64_t kFlushMs = 30000;
 constexpr uint64_t kLingerMs = 2000;
+// Of RLIMIT_NOFILE, the share clients may never use (and at least this many).
+constexpr int kFdReserveDivisor = 4;
+constexpr int kMinFdReserve = 32;
 
 int check_existing_socket(const std::string& path, std::string* err) {
   struct stat st;
@@ -72,7 +77,8 @@ struct WriteReq {
 // close callback; replies that arrive later hold only a weak_ptr to it.
 class Control::Conn : public std::enable_shared_from_this<Conn> {
  public:
-  explicit Conn(Control& server) : server_(server), splitter_(kMaxRequest), linger_(server.loop_) {
+  explicit Conn(Control& server)
+      : server_(server), splitter_(kMaxRequest), linger_(server.loop_), idle_(server.loop_) {
     uv_pipe_init(server.loop_, &pipe_, 0);
     pipe_.data = this;
   }
@@ -83,7 +89,10 @@ class Control::Conn : public std::enable_shared_from_this<Conn> {
   uv_pipe_t* pipe() { return &pipe_; }
   uv_stream_t* stream() { return reinterpret_cast<uv_stream_t*>(&pipe_); }
 
-  void start() { resume_reading(); }
+  void start() {
+    arm_idle();
+    resume_reading();
+  }
 
   // Sends one line and ends, for connections refused at the door.
   void refuse(const std::string& line) {
@@ -91,11 +100,29 @@ class Control::Conn : public std::enable_shared_from_this<Conn> {
     finish();
   }
 
+  // Refused for lack of room: the line goes out if the socket takes it at
+  // once, and the connection is closed now, so refused clients never pile
+  // up. What the client already sent is read first: closing a Unix socket
+  // with unread input resets it, and the client could lose the line.
+  void refuse_now(const std::string& line) {
+    std::string text = line + "\n";
+    uv_buf_t buf = uv_buf_init(text.data(), static_cast<unsigned>(text.size()));
+    uv_try_write(stream(), &buf, 1);
+    uv_os_fd_t fd;
+    if (uv_fileno(reinterpret_cast<uv_handle_t*>(&pipe_), &fd) == 0) {
+      char sink[4096];
+      for (int i = 0; i < 16 && recv(fd, sink, sizeof sink, MSG_DONTWAIT) > 0; ++i) {
+      }
+    }
+    close();
+  }
+
   void close() {
     if (closing_) return;
     pause_reading();
     closing_ = true;
     linger_.stop();
+    idle_.stop();
     uv_close(reinterpret_cast<uv_handle_t*>(&pipe_), [](uv_handle_t* h) {
       auto* c = static_cast<Conn*>(h->data);
       c->server_.forget(c);
@@ -128,6 +155,7 @@ class Control::Conn : public std::enable_shared_from_this<Conn> {
 
   void take(std::string_view data) {
     if (watching_) return;  // a watch stream ignores further input
+    arm_idle();
     raw_.append(data);
     split_input();
     process();
@@ -215,7 +243,23 @@ class Control::Conn : public std::enable_shared_from_this<Conn> {
     process();
   }
 
+  // A client that sends nothing for client_idle_s holds a slot for
+  // nothing. One waiting for a reply (a slow provision) is not idle, and
+  // watchers are expected to be quiet.
+  void arm_idle() {
+    if (!server_.idle_ms_) return;
+    idle_.start(server_.idle_ms_, [this] {
+      if (watching_ || closing_ || finishing_) return;
+      if (busy_ || !queue_.empty()) return arm_idle();
+      log_info("control: closing a client idle for %llus",
+               static_cast<unsigned long long>(server_.idle_ms_ / 1000));
+      refuse("ERR idle no request for " + std::to_string(server_.idle_ms_ / 1000) +
+             "s ([agent] client_idle_s); connect again when needed");
+    });
+  }
+
   void start_watching(bool json) {
+    idle_.stop();
     watching_ = true;
     queue_.clear();
     raw_.clear();
@@ -323,6 +367,7 @@ class Control::Conn : public std::enable_shared_from_this<Conn> {
   uv_pipe_t pipe_;
   LineSplitter splitter_;
   Timer linger_;
+  Timer idle_;
   std::deque<Pending> queue_;
   std::string raw_;  // input not yet split into the queue
   std::string out_;
@@ -340,6 +385,12 @@ int Control::listen(const AgentConfig& cfg, std::string* err) {
   path_ = cfg.socket;
   max_clients_ = static_cast<size_t>(cfg.max_clients);
   allow_uids_ = cfg.allow_uids;
+  set_client_idle_s(cfg.client_idle_s);
+  struct rlimit nofile;
+  int limit = getrlimit(RLIMIT_NOFILE, &nofile) == 0 && nofile.rlim_cur != RLIM_INFINITY
+                  ? static_cast<int>(std::min<rlim_t>(nofile.rlim_cur, 1 << 20))
+                  : 1 << 20;
+  max_client_fd_ = limit - std::max(kMinFdReserve, limit / kFdReserveDivisor);
   // --socket run/x.sock just works.
   make_parent_dirs(path_);
   int rc = check_existing_socket(path_, err);
@@ -397,16 +448,23 @@ void Control::accept_one() {
     return;
   }
   ++accepted_;
+  uv_os_fd_t fd = -1;
+  if (uv_fileno(reinterpret_cast<uv_handle_t*>(c->pipe()), &fd) == 0 && fd >= max_client_fd_) {
+    log_warn("control: refused a client: descriptor %d reaches the reserve kept for tunnels (limit %d)", fd,
+             max_client_fd_);
+    c->refuse_now("ERR busy the agent is short of file descriptors; try again later (raise LimitNOFILE)");
+    return;
+  }
   uid_t uid = 0;
   if (!peer_allowed(c->pipe(), &uid)) {
     log_warn("control: refused a client with uid %u (not in [agent] allow_uids)", static_cast<unsigned>(uid));
-    c->refuse("ERR denied uid " + std::to_string(uid) +
+    c->refuse_now("ERR denied uid " + std::to_string(uid) +
               " may not use this socket (add it to [agent] allow_uids)");
     return;
   }
   if (conns_.size() > max_clients_) {
     log_warn("control: refused a client: %zu clients already connected", max_clients_);
-    c->refuse("ERR busy too many clients (limit " + std::to_string(max_clients_) +
+    c->refuse_now("ERR busy too many clients (limit " + std::to_string(max_clients_) +
               ", [agent] max_clients); try again later");
     return;
   }

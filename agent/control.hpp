@@ -34,6 +34,7 @@ class Control {
   // Stops listening, closes every client and removes the socket file.
   void close();
   void set_allowed_uids(std::vector<uid_t> uids) { allow_uids_ = std::move(uids); }
+  void set_client_idle_s(int s) { idle_ms_ = static_cast<uint64_t>(s) * 1000; }
 
   size_t clients() const { return conns_.size(); }
   uint64_t connections_total() const { return accepted_; }
@@ -54,6 +55,10 @@ class Control {
   std::string path_;
   ino_t inode_ = 0;  // of the socket file we created, so we only remove ours
   size_t max_clients_ = 64;
+  uint64_t idle_ms_ = 0;  // 0: clients may idle for ever
+  // Clients are refused once an accepted descriptor reaches this: the rest
+  // stays for children's pipes, HTTP and files.
+  int max_client_fd_ = 0;
   std::vector<uid_t> allow_uids_;
   std::unordered_map<Conn*, std::shared_ptr<Conn>> conns_;
   uint64_t accepted_ = 0;

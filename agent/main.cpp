@@ -1,4 +1,6 @@
 // tetherd: flags, config, then the loop until shutdown.
+#include <sys/prctl.h>
+#include <sys/resource.h>
 #include <sys/stat.h>
 #include <unistd.h>
 #include <curl/curl.h>
@@ -34,6 +36,17 @@ bool read_config(const Options& opt, Config* cfg) {
   fprintf(stderr, "tetherd: %zu error%s in %s; nothing was started\n", errors.size(),
           errors.size() == 1 ? "" : "s", opt.config.c_str());
   return false;
+}
+
+// Every tunnel costs descriptors (its pipes, the agent's HTTP sockets) and
+// so does every client; the soft limit is often 1024 under a hard limit far
+// above it, and nothing is gained by stopping short of the hard one.
+void raise_nofile_limit() {
+  struct rlimit r;
+  if (getrlimit(RLIMIT_NOFILE, &r) != 0 || r.rlim_cur >= r.rlim_max) return;
+  r.rlim_cur = r.rlim_max;
+  if (setrlimit(RLIMIT_NOFILE, &r) != 0)
+    log_warn("cannot raise the open file limit to %llu", static_cast<unsigned long long>(r.rlim_max));
 }
 
 }  // namespace
@@ -79,6 +92,11 @@ int main(int argc, char** argv) {
   // A client that disconnects mid-reply must not kill the agent; write
   // errors are handled where they happen.
   signal(SIGPIPE, SIG_IGN);
+  raise_nofile_limit();
+  // The agent holds API, bot and tunnel tokens: no core dump may write them
+  // to disk, and no other process of the same user may ptrace them out.
+  // Children are unaffected (execve resets it).
+  prctl(PR_SET_DUMPABLE, 0);
 
   curl_global_init(CURL_GLOBAL_DEFAULT);
   uv_loop_t* loop = uv_default_loop();

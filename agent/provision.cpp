@@ -87,7 +87,9 @@ class Provisioner::Job {
     }
     account_ = cfg.cloudflare.account_id;
     if (account_.empty() && std::getenv("CLOUDFLARE_ACCOUNT_ID")) account_ = std::getenv("CLOUDFLARE_ACCOUNT_ID");
-    api_ = std::make_unique<CfApi>(p_.loop_, p_.http_, cfg.cloudflare.api_base, api_token,
+    zone_key_ = api_token + "\n" + cfg.cloudflare.api_base + "\n" + cfg.cloudflare.zone + "\n" + account_;
+    p_.limiter_.set_rate(cfg.cloudflare.requests_per_s);
+    api_ = std::make_unique<CfApi>(p_.loop_, p_.http_, &p_.limiter_, cfg.cloudflare.api_base, api_token,
                                    cfg.cloudflare.request_timeout_s);
     log_info("%s %s: starting", verb().c_str(), name_.c_str());
     if (kind_ == Kind::deprovision && p_.agent_.supervisor().exists(name_)) {
@@ -98,31 +100,52 @@ class Provisioner::Job {
         Job* self = p->running(serial);
         if (!self) return;
         self->found_something_ = true;
-        self->verify();
+        self->look_up_zone();
       });
       return;
     }
-    verify();
+    look_up_zone();
   }
 
  private:
   std::string verb() const { return kind_ == Kind::provision ? "provision" : "deprovision"; }
 
-  // Step 1. An account-owned token is refused by the user endpoint; the
-  // account endpoint answers for it when the account is known.
+  // Steps 1-2 are skipped when the same token found the same zone moments
+  // ago: a fleet provisioning at once would otherwise repeat them per name.
+  void look_up_zone() {
+    if (const Provisioner::ZoneAnswer* known = p_.known_zone(zone_key_)) {
+      zone_id_ = known->zone_id;
+      zone_apex_ = known->zone_name;
+      account_ = known->account;
+      return find_tunnel(false);
+    }
+    find_zone(0);
+  }
+
+  // Step 2. An account-owned token is refused by the user endpoint; the
+  // account endpoint answers for it, and the zone found first told us the
+  // account (unless it is configured).
   void verify(bool account_endpoint = false) {
     std::string path = account_endpoint ? "/accounts/" + account_ + "/tokens/verify" : "/user/tokens/verify";
     api_->call("verify token", "GET", path, nullptr, CfShape::object, [this, account_endpoint](const CfReply& r) {
-      if (!r.ok && !account_endpoint && !account_.empty() && (r.http == 401 || r.http == 403)) return verify(true);
-      if (!r.ok) return fail(r.error);
+      if (!r.ok && !account_endpoint && !account_.empty() && (r.http == 401 || r.http == 403)) {
+        user_verify_error_ = r.error;
+        return verify(true);
+      }
+      // Refused by both endpoints: the user endpoint's answer is the usual one.
+      if (!r.ok) return fail(account_endpoint && (r.http == 401 || r.http == 403) ? user_verify_error_ : r.error);
       std::string status = json_string(r.result, "status");
       if (status != "active")
         return fail("api", "verify token: the API token is " + (status.empty() ? "not usable" : status));
-      find_zone(0);
+      // The token is fine, so the zone's refusal stands.
+      if (zone_id_.empty()) return fail(zone_error_);
+      p_.remember_zone({zone_key_, 0, zone_id_, zone_apex_, account_});
+      find_tunnel(false);
     });
   }
 
-  // Step 2: the zone id, and the account id unless configured.
+  // Step 1: the zone id, and the account id unless configured. A refusal
+  // (401/403) is explained by verifying the token.
   void find_zone(size_t i) {
     auto candidates = zone_candidates(p_.agent_.config().cloudflare.zone);
     if (i >= candidates.size())
@@ -131,13 +154,18 @@ class Provisioner::Job {
     std::string name = candidates[i];
     api_->call("find zone", "GET", "/zones?" + query_string({{"name", name}, {"per_page", "50"}}), nullptr, CfShape::array,
                [this, i, name](const CfReply& r) {
+                 if (!r.ok && (r.http == 401 || r.http == 403)) {
+                   zone_error_ = r.error;
+                   return verify();
+                 }
                  if (!r.ok) return fail(r.error);
                  for (const auto& z : r.result) {
                    if (!same_name(z, "name", name)) continue;
                    zone_id_ = json_string(z, "id");
+                   zone_apex_ = name;
                    if (account_.empty()) account_ = json_string(json_field(z, "account"), "id");
                    log_debug("%s %s: zone %s", verb().c_str(), name_.c_str(), name.c_str());
-                   return find_tunnel(false);
+                   return verify();
                  }
                  find_zone(i + 1);
                });
@@ -248,6 +276,19 @@ class Provisioner::Job {
     });
   }
 
+  // Cloudflare's universal certificate covers the zone and *.zone only: a
+  // browser refuses https://x.drones.example.com on an example.com zone.
+  std::string certificate_warning() const {
+    std::string host = lower(host_), apex = lower(zone_apex_);
+    if (apex.empty() || host.size() <= apex.size() + 1) return "";
+    std::string below = host.substr(0, host.size() - apex.size() - 1);
+    if (below.find('.') == std::string::npos) return "";
+    return host_ + " is more than one level below the zone " + zone_apex_ + ": Cloudflare's universal certificate "
+           "covers only " + zone_apex_ + " and *." + zone_apex_ + ", so HTTPS to it fails until the zone has a "
+           "certificate for *." + host_.substr(host_.find('.') + 1) + " (Advanced Certificate Manager), or use a "
+           "zone of " + host_.substr(host_.find('.') + 1) + " or a one-level name";
+  }
+
   // The host names of an ingress other than ours, comma separated.
   std::string foreign_hosts(const json& ingress) const {
     std::string out;
@@ -338,10 +379,10 @@ class Provisioner::Job {
       }
     }
     Reply reply = Reply::Ok("provisioned " + name_ + " https://" + host_ + " tunnel=" + tunnel_id_);
-    std::string stale = stale_env_token(token_env_, env_file_);
-    if (!stale.empty()) {
-      log_warn("provision %s: %s", name_.c_str(), stale.c_str());
-      reply.lines.push_back("warning: " + stale);
+    for (const std::string& warning : {stale_env_token(token_env_, env_file_), certificate_warning()}) {
+      if (warning.empty()) continue;
+      log_warn("provision %s: %s", name_.c_str(), warning.c_str());
+      reply.lines.push_back("warning: " + warning);
     }
     reply.data = {{"name", name_}, {"url", "https://" + host_}, {"tunnel_id", tunnel_id_}};
     succeed(reply);
@@ -439,14 +480,18 @@ class Provisioner::Job {
   std::string host_, token_env_, env_file_;
   std::string account_, zone_id_, tunnel_id_, tunnel_token_;
   std::string owned_id_;  // the tunnel the env file says tether created or adopted
+  std::string zone_key_;  // what a cached zone answer must match (token, API, zone, account)
+  std::string zone_apex_;  // the zone's own name (the configured zone or a parent of it)
   bool ours_ = false;     // tunnel_id_ is that tunnel, or tether just created it
   bool adopt_ = false;    // [tunnel NAME] adopt: a foreign tunnel may be taken over
   bool found_something_ = false;
   CfError conflict_;  // a "already exists" that a second look must explain
+  CfError zone_error_;  // the zone lookup's refusal, reported if the token is fine
+  CfError user_verify_error_;
 };
 
 Provisioner::Provisioner(uv_loop_t* loop, Http& http, Agent& agent)
-    : loop_(loop), http_(http), agent_(agent), reaper_(loop) {}
+    : loop_(loop), http_(http), agent_(agent), reaper_(loop), limiter_(loop, CloudflareConfig{}.requests_per_s) {}
 
 Provisioner::~Provisioner() = default;
 
@@ -462,8 +507,36 @@ void Provisioner::enqueue(std::unique_ptr<Job> job) {
   auto& q = queues_[job->name()];
   Job* j = job.get();
   q.push_back(std::move(job));
-  if (q.size() == 1) j->run();
-  else log_info("%s: waiting for the running job on the same name", j->name().c_str());
+  if (q.size() > 1) {
+    log_info("%s: waiting for the running job on the same name", j->name().c_str());
+    return;
+  }
+  ready_.push_back(j->serial());
+  if (running_ >= max_jobs()) log_info("%s: waiting for a free provisioning slot", j->name().c_str());
+  launch();
+}
+
+void Provisioner::launch() {
+  while (running_ < max_jobs() && !ready_.empty()) {
+    Job* j = running(ready_.front());
+    ready_.pop_front();
+    if (!j) continue;
+    ++running_;
+    j->run();
+  }
+}
+
+// Jobs running at once; more wait for a slot in order.
+size_t Provisioner::max_jobs() const { return static_cast<size_t>(agent_.config().cloudflare.max_jobs); }
+
+const Provisioner::ZoneAnswer* Provisioner::known_zone(const std::string& key) const {
+  bool fresh = zone_answer_.at_ms && uv_now(loop_) - zone_answer_.at_ms < kZoneAnswerTtlMs;
+  return fresh && zone_answer_.key == key ? &zone_answer_ : nullptr;
+}
+
+void Provisioner::remember_zone(ZoneAnswer answer) {
+  answer.at_ms = uv_now(loop_);
+  zone_answer_ = std::move(answer);
 }
 
 Provisioner::Job* Provisioner::running(uint64_t serial) const {
@@ -477,16 +550,20 @@ void Provisioner::finished(Job* job) {
   if (it == queues_.end() || it->second.empty() || it->second.front().get() != job) return;
   finished_.push_back(std::move(it->second.front()));
   it->second.pop_front();
+  --running_;
   Job* next = it->second.empty() ? nullptr : it->second.front().get();
-  if (!next) queues_.erase(it);
+  if (next) ready_.push_back(next->serial());
+  else queues_.erase(it);
   reaper_.start(0, [this] { finished_.clear(); });
-  if (next) next->run();
+  launch();
 }
 
 void Provisioner::cancel_all() {
   for (auto& kv : queues_)
     for (auto& j : kv.second) j->drop_reply();
   queues_.clear();
+  ready_.clear();
+  running_ = 0;
   finished_.clear();
   reaper_.stop();
 }

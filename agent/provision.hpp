@@ -17,6 +17,7 @@
 
 #include "commands.hpp"
 #include "http.hpp"
+#include "ratelimit.hpp"
 #include "uvpp.hpp"
 
 namespace tether {
@@ -39,8 +40,20 @@ class Provisioner {
   class Job;
   friend class Job;
 
+  // A verify + zone answer, reused for a minute by jobs with the same key.
+  struct ZoneAnswer {
+    std::string key;
+    uint64_t at_ms = 0;
+    std::string zone_id, zone_name, account;
+  };
+  static constexpr uint64_t kZoneAnswerTtlMs = 60000;
+
   void enqueue(std::unique_ptr<Job> job);
+  void launch();
+  size_t max_jobs() const;
   void finished(Job* job);
+  const ZoneAnswer* known_zone(const std::string& key) const;
+  void remember_zone(ZoneAnswer answer);
   // The running job with this serial, or null once it is finished or
   // cancelled.
   Job* running(uint64_t serial) const;
@@ -55,6 +68,10 @@ class Provisioner {
   std::vector<std::unique_ptr<Job>> finished_;
   Timer reaper_;
   uint64_t serials_ = 0;
+  std::deque<uint64_t> ready_;  // serials of queue fronts waiting for a slot
+  size_t running_ = 0;
+  RateLimiter limiter_;
+  ZoneAnswer zone_answer_;
 };
 
 }  // namespace tether

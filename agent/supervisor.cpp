@@ -149,11 +149,19 @@ void Supervisor::start(const TunnelSpec& spec, bool wait, ReplyFn done) {
   }
 }
 
-void Supervisor::wait_for_url(Tunnel& t, ReplyFn done) {
+// "OK <id> <url>" for a tunnel that is up; a named tunnel without a host
+// name (no zone, no hostname) is "OK <id> connected" rather than a blank URL.
+Reply Supervisor::up_reply(const Tunnel& t) const {
   std::string url = public_url(t);
+  Reply r = Reply::Ok(t.spec.id + " " + (url.empty() ? "connected" : url));
+  r.data["url"] = url.empty() ? nlohmann::json() : nlohmann::json(url);
+  return r;
+}
+
+void Supervisor::wait_for_url(Tunnel& t, ReplyFn done) {
   bool ready = t.spec.kind == TunnelKind::quick ? !t.url.empty() : !t.conns.empty();
   if (ready) {
-    done(Reply::Ok(t.spec.id + " " + url));
+    done(up_reply(t));
     return;
   }
   if (cfg_.watchdog.start_wait_s == 0) {
@@ -359,11 +367,7 @@ void Supervisor::on_line(Tunnel& t, std::string_view raw) {
       events_.publish(id, "connected", "connIndex " + std::to_string(info.conn_index),
                       {{"conn_index", info.conn_index}});
       enter(t, TunnelState::running);
-      if (t.spec.kind == TunnelKind::named) {
-        Reply r = Reply::Ok(id + " " + public_url(t));
-        r.data["url"] = public_url(t);
-        answer_waiters(t, r);
-      }
+      if (t.spec.kind == TunnelKind::named) answer_waiters(t, up_reply(t));
       break;
     }
     case LineInfo::Kind::unregistered: {
@@ -407,6 +411,7 @@ void Supervisor::on_exit(Tunnel& t, int64_t status, int term_signal) {
   std::string what = exit_text(status, term_signal);
   t.child.reset();
   t.conns.clear();
+  t.url.clear();  // a quick tunnel's URL dies with its child
   t.health_timer.stop();
   t.stable_timer.stop();
   t.kill_timer.stop();

@@ -123,6 +123,7 @@ class Supervisor {
   void wait_for_url(Tunnel& t, ReplyFn done);
   void answer_waiters(Tunnel& t, const Reply& r);
   std::string public_url(const Tunnel& t) const;
+  Reply up_reply(const Tunnel& t) const;
   TunnelInfo snapshot(const Tunnel& t) const;
   std::vector<std::string> command_line(const Tunnel& t, const std::string& exe) const;
   void changed();

@@ -190,7 +190,6 @@ void TelegramChannel::handle(int64_t update_id, const json& message) {
   if (req.verb == "start" && !req.args.empty()) {
     pending = tunnel_id_of(req.args[0]);
     awaiting_start_.insert(pending);
-    bot_->send(to, thread, "<b>starting " + html_escape(req.args[0]) + "</b>", html_escape("its URL follows"));
   }
   // On disk before it runs: after a crash this update is neither handed out
   // again by Telegram nor run again from here.
@@ -203,7 +202,9 @@ void TelegramChannel::handle(int64_t update_id, const json& message) {
   caller.chat_id = chat;
   caller.thread_id = thread;
   std::weak_ptr<bool> alive = alive_;
-  commands_.dispatch(req, caller, [this, alive, to, thread, req, pending, update_id](Reply r) {
+  auto answered = std::make_shared<bool>(false);
+  commands_.dispatch(req, caller, [this, alive, to, thread, req, pending, update_id, answered](Reply r) {
+    *answered = true;
     if (alive.expired()) return;
     if (!pending.empty()) awaiting_start_.erase(pending);
     inflight_.erase(std::remove_if(inflight_.begin(), inflight_.end(),
@@ -213,6 +214,11 @@ void TelegramChannel::handle(int64_t update_id, const json& message) {
     ChatText t = chat_reply(req, r);
     bot_->send(to, thread, t.header, t.body);
   });
+  // "starting" only for a start that is under way: a bad argument or an
+  // unknown name was answered at once, and saying "starting" first would
+  // be wrong.
+  if (!pending.empty() && !*answered)
+    bot_->send(to, thread, "<b>starting " + html_escape(req.args[0]) + "</b>", html_escape("its URL follows"));
 }
 
 // Notices for tunnels started from a chat go back to that chat (and

@@ -1,10 +1,12 @@
 // tetherctl: send one request to tetherd and print the reply.
-// Exit status: 0 on OK, 1 on ERR, 2 when the agent cannot be reached.
+// Exit status: see kUsage below; scripts tell a tunnel that is not up yet
+// and an agent that is not there from an error the agent answered.
 #include <poll.h>
 #include <sys/socket.h>
 #include <sys/un.h>
 #include <unistd.h>
 
+#include <cctype>
 #include <cerrno>
 #include <cstdio>
 #include <cstdlib>
@@ -15,6 +17,8 @@
 namespace {
 
 const char* const kDefaultSocket = "/run/tether/tether.sock";
+
+enum Exit { kOk = 0, kErr = 1, kUsage = 2, kUnreachable = 3, kPending = 4 };
 
 void usage(FILE* out) {
   fprintf(out,
@@ -27,7 +31,9 @@ void usage(FILE* out) {
           "\n"
           "Examples: tetherctl start 8080 | tetherctl list | tetherctl json status 8080 |\n"
           "          tetherctl watch | tetherctl help (the agent's own command list)\n"
-          "Exit status: 0 OK, 1 ERR, 2 agent unreachable.\n",
+          "Exit status: 0 OK; 1 the agent answered ERR; 2 usage error (of tetherctl itself);\n"
+          "3 agent unreachable (no socket, no reply, connection lost); 4 start/restart\n"
+          "answered pending (the tunnel is starting but has no URL yet).\n",
           kDefaultSocket);
 }
 
@@ -38,7 +44,15 @@ bool is_status(const std::string& line) {
 int fail(const std::string& socket, const char* what, int err) {
   fprintf(stderr, "tetherctl: %s %s: %s (is tetherd running? use -s or TETHER_SOCKET)\n", what,
           socket.c_str(), std::strerror(err));
-  return 2;
+  return kUnreachable;
+}
+
+// start/restart answered "OK <id> pending" (or JSON without a URL): the
+// request worked but the tunnel is not reachable yet.
+bool pending_reply(const std::string& verb, const std::string& line, bool json) {
+  if (verb != "start" && verb != "restart") return false;
+  if (json) return line.find("\"url\":null") != std::string::npos || line.find(" pending\"") != std::string::npos;
+  return line.size() > 8 && line.compare(line.size() - 8, 8, " pending") == 0;
 }
 
 }  // namespace
@@ -65,21 +79,24 @@ int main(int argc, char** argv) {
     }
     fprintf(stderr, "tetherctl: unknown option '%s'\n", argv[i]);
     usage(stderr);
-    return 2;
+    return kUsage;
   }
   if (i >= argc) {
     usage(stderr);
-    return 2;
+    return kUsage;
   }
   std::string request;
   for (; i < argc; ++i) {
     if (std::strpbrk(argv[i], "\r\n")) {
       fprintf(stderr, "tetherctl: arguments cannot contain line breaks\n");
-      return 2;
+      return kUsage;
     }
     request += (request.empty() ? "" : " ") + std::string(argv[i]);
   }
   bool json = request.rfind("json ", 0) == 0 || request.rfind("JSON ", 0) == 0;
+  std::string verb = request.substr(json ? 5 : 0);
+  verb = verb.substr(0, verb.find(' '));
+  for (char& c : verb) c = static_cast<char>(std::tolower(static_cast<unsigned char>(c)));
   bool watch = request == "watch" || request == "json watch";
 
   int fd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
@@ -103,7 +120,7 @@ int main(int argc, char** argv) {
     int ready = poll(&p, 1, timeout_ms);
     if (ready == 0) {
       fprintf(stderr, "tetherctl: no reply from %s within the timeout\n", socket_path.c_str());
-      return 2;
+      return kUnreachable;
     }
     ssize_t n = ready < 0 ? -1 : read(fd, chunk, sizeof chunk);
     if (n < 0 && errno == EINTR) continue;
@@ -115,14 +132,15 @@ int main(int argc, char** argv) {
       buf.erase(0, nl + 1);
       if (json) {
         puts(line.c_str());
-        if (status < 0) status = line.rfind("{\"ok\":true", 0) == 0 ? 0 : 1;
+        if (status < 0)
+          status = line.rfind("{\"ok\":true", 0) != 0 ? kErr : pending_reply(verb, line, true) ? kPending : kOk;
       } else if (status < 0 && is_status(line)) {
-        status = line.rfind("ERR ", 0) == 0 ? 1 : 0;
-        fprintf(status ? stderr : stdout, "%s\n", line.c_str());
+        status = line.rfind("ERR ", 0) == 0 ? kErr : pending_reply(verb, line, false) ? kPending : kOk;
+        fprintf(status == kErr ? stderr : stdout, "%s\n", line.c_str());
       } else {
         // Events after "OK watching" or, at most, a final ERR of a dropped watcher.
         fprintf(line.rfind("ERR ", 0) == 0 ? stderr : stdout, "%s\n", line.c_str());
-        if (line.rfind("ERR ", 0) == 0) status = 1;
+        if (line.rfind("ERR ", 0) == 0) status = kErr;
       }
       fflush(stdout);
       if (status >= 0 && !watch) {
@@ -134,7 +152,7 @@ int main(int argc, char** argv) {
   close(fd);
   if (status < 0) {
     fprintf(stderr, "tetherctl: %s closed the connection without a reply\n", socket_path.c_str());
-    return 2;
+    return kUnreachable;
   }
   return status;
 }

@@ -814,8 +814,11 @@ def bench_provision(args, report):
     agent = None
     try:
         api.admin("latency", {"ms": 50})
+        # The client-side limits (4 requests/s, 4 jobs) would measure
+        # themselves; the figure is the agent's concurrency.
         agent = Agent(args.build, "[cloudflare]\napi_base = %s/client/v4\nzone = example.com\n"
-                      "env_file = @DIR@/tunnels.env\n" % api.base, env={"CLOUDFLARE_API_TOKEN": API_TOKEN}).start()
+                      "env_file = @DIR@/tunnels.env\nrequests_per_s = 1000\nmax_jobs = 1000\n" % api.base,
+                      env={"CLOUDFLARE_API_TOKEN": API_TOKEN}).start()
         n = 100
         conns = [Client(agent.socket, 120) for _ in range(n)]
         overflows, fake_cpu = listen_overflows(), cpu_seconds(api.proc.pid)

@@ -76,6 +76,9 @@ if(CMAKE_CROSSCOMPILING AND TETHER_CROSS_ARCH)
 endif()
 # Depends: computed by dpkg-shlibdeps from the binaries (libuv1, libcurl4, ...).
 set(CPACK_DEBIAN_PACKAGE_SHLIBDEPS ON)
+# Not in Debian (Cloudflare's own repository), so only suggested; tetherd
+# answers `ERR nocloudflared` with install instructions without it.
+set(CPACK_DEBIAN_PACKAGE_SUGGESTS cloudflared)
 set(CPACK_STRIP_FILES ON)
 # What a plain install gets (the default component, "Unspecified") minus
 # the never-overwrite step, plus the conffile.

@@ -1,5 +1,6 @@
 # Packaging targets, included at the end of the Makefile:
-#   make install [PREFIX=/usr/local] [DESTDIR=]   build, then install
+#   make install [PREFIX=/usr/local] [DESTDIR=] [STRIP=0]   build, then install
+#                         (binaries stripped unless STRIP=0)
 #   make deb              Release build in build-deb/, then build-deb/tether_*.deb
 #   make deb DEB_ARCH=arm64|armhf   the same, cross-built, in build-deb-ARCH/
 #   make check-packaging  static checks of the unit, init scripts, completion
@@ -20,7 +21,7 @@ BUILDFLAGS = $(if $(DEB_ARCH),DEB_HOST_ARCH=$(DEB_ARCH)) dpkg-buildflags --get
 # init scripts name $(PREFIX)/bin/tetherd.
 install:
 	@$(MAKE) --no-print-directory build CMAKE_ARGS="$(CMAKE_ARGS) -DCMAKE_INSTALL_PREFIX=$(PREFIX)"
-	DESTDIR="$(DESTDIR)" cmake --install $(BUILD_DIR) --prefix $(PREFIX)
+	DESTDIR="$(DESTDIR)" cmake --install $(BUILD_DIR) --prefix $(PREFIX) $(if $(filter 0,$(STRIP)),,--strip)
 	@echo "Next (as root): create the system user 'tether' and give it /etc/tether" \
 	    "(root:tether 0770), as scripts/debian/postinst does."
 

@@ -28,6 +28,7 @@ import os
 import re
 import secrets
 import sys
+import time
 import traceback
 import uuid
 from dataclasses import dataclass, field
@@ -1129,7 +1130,7 @@ class Handler(fakebase.FakeHandler):
         except ValueError:
             body = raw.decode("utf-8", "replace")
         with fake.lock:
-            entry = {"id": fake.next_request_id, "time": now_iso(), "method": self.command,
+            entry = {"id": fake.next_request_id, "time": now_iso(), "t": time.time(), "method": self.command,
                      "path": url.path, "api_path": api_path, "query": query, "headers": headers,
                      "body": body, "status": None, "rejected": False, "reject_reason": None,
                      "error_codes": [], "fault": None}

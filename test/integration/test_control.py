@@ -6,6 +6,7 @@ import signal
 import socket
 import stat
 import subprocess
+import time
 
 from harness import AgentTest, SANITIZED, SLOW, TETHERCTL, TETHERD, main, rss_kb, wait_until
 
@@ -183,6 +184,69 @@ class Limits(AgentTest):
         wait_until(lambda: self._answering_client(a), what="a free client slot").close()
         c2.close()
 
+    def test_refused_clients_never_pile_up(self):
+        a = self.agent("[agent]\nmax_clients = 2\n")
+        held = [wait_until(lambda: self._answering_client(a), what="a client slot") for _ in range(2)]
+        refused = []
+        for _ in range(50):
+            c = a.client()
+            try:
+                c.send("ping\n")  # a request the agent never reads must not cost the client its line
+            except OSError:
+                pass  # already closed: the line still waits to be read
+            refused.append(c)
+        for c in refused:
+            self.assertEqual(c.read_line(), "ERR busy too many clients (limit 2, [agent] max_clients); try again later")
+            self.assertTrue(c.read_eof(timeout=2))
+        self.assertEqual(held[0].request("ping")[1], "OK pong")
+        # Closed at once, not after a linger: once the other held client
+        # leaves, this one is the agent's only client.
+        held[1].close()
+        wait_until(lambda: self._control_clients(held[0]) == 1, timeout=1, what="refused clients gone")
+
+    def _control_clients(self, client):
+        lines, _ = client.request("metrics")
+        return int(float([l for l in lines if l.startswith("tether_control_connections ")][0].split()[1]))
+
+    def test_idle_clients_are_closed_but_watchers_are_not(self):
+        a = self.agent("[agent]\nclient_idle_s = 1\n")
+        idle = a.client()
+        watcher = a.client()
+        self.assertEqual(watcher.request("watch")[1], "OK watching")
+        self.assertEqual(idle.read_line(timeout=5),
+                         "ERR idle no request for 1s ([agent] client_idle_s); connect again when needed")
+        self.assertTrue(idle.read_eof())
+        busy = a.client()
+        # A client that keeps asking is never idle.
+        for _ in range(3):
+            self.assertEqual(busy.request("ping")[1], "OK pong")
+            time.sleep(0.6)
+        self.assertEqual(busy.request("ping")[1], "OK pong")
+        a.ok("start 8080 nowait")
+        line = watcher.read_line(timeout=5)
+        self.assertIn(" 8080 starting", line)
+
+    def test_descriptor_reserve_refuses_clients_first(self):
+        a = self.agent(start=False)
+        command = a.command
+        # With 64 descriptors, 32 are kept for tunnels: clients are refused
+        # well before max_clients (64) and before the agent runs out.
+        a.command = lambda: ["prlimit", "--nofile=64:64"] + command()
+        a.start()
+        clients, status = [], None
+        for _ in range(64):
+            c = a.client()
+            line = c.request("ping")[1]
+            if line != "OK pong":
+                status = line
+                break
+            clients.append(c)
+        self.assertEqual(status, "ERR busy the agent is short of file descriptors; try again later (raise LimitNOFILE)")
+        self.assertLess(len(clients), 60)
+        # Tunnels still start: their descriptors were kept.
+        _, status = clients[0].request("start 8080")
+        self.assertTrue(status.startswith("OK 8080 https://"), status)
+
     def _answering_client(self, a):
         c = a.client()
         try:
@@ -348,8 +412,23 @@ class Tetherctl(AgentTest):
         r = self.run_ctl("-s", a.socket, "json", "ping")
         self.assertEqual((r.returncode, r.stdout), (0, '{"ok":true,"message":"pong"}\n'))
         r = self.run_ctl("-s", os.path.join(a.dir, "nothing.sock"), "ping")
-        self.assertEqual(r.returncode, 2)
+        self.assertEqual(r.returncode, 3)
         self.assertIn("cannot connect to %s" % os.path.join(a.dir, "nothing.sock"), r.stderr)
+
+    def test_usage_errors_and_pending_have_their_own_codes(self):
+        a = self.agent("[watchdog]\nstart_wait_s = 1\n")
+        for args in ((), ("-x", "ping"), ("ping\nquit",)):
+            r = self.run_ctl("-s", a.socket, *args)
+            self.assertEqual(r.returncode, 2, args)
+        a.knobs(8080, no_url=1)
+        r = self.run_ctl("-s", a.socket, "start", "8080")
+        self.assertEqual((r.returncode, r.stdout.splitlines()[-1]), (4, "OK 8080 pending"))
+        r = self.run_ctl("-s", a.socket, "json", "restart", "8080")
+        self.assertEqual(r.returncode, 4, r.stdout)
+        a.knobs(8080)
+        r = self.run_ctl("-s", a.socket, "restart", "8080")
+        self.assertEqual(r.returncode, 0, r.stdout)
+        self.assertRegex(r.stdout, r"^OK 8080 https://")
 
     def test_socket_from_environment(self):
         a = self.agent()

@@ -26,7 +26,8 @@ class ProvisionTest(AgentTest):
         super().setUp()
         self.api = self.fake("fake_cfapi.py", "--token", API_TOKEN, "--zone", ZONE)
 
-    def start_agent(self, extra="", env=None, token=API_TOKEN, stop_grace_s=2, args=()):
+    def start_agent(self, extra="", env=None, token=API_TOKEN, stop_grace_s=2, args=(), requests_per_s=1000,
+                    max_jobs=100, zone=ZONE):
         self.env_file = None
         a = self.agent(start=False, config=None, args=args)
         self.env_file = os.path.join(a.dir, "tunnels.env")
@@ -41,7 +42,9 @@ api_base = %s/client/v4
 zone = %s
 env_file = %s
 request_timeout_s = 1
-""" % (stop_grace_s, self.api.base, ZONE, self.env_file) + extra)
+requests_per_s = %d
+max_jobs = %d
+""" % (stop_grace_s, self.api.base, zone, self.env_file, requests_per_s, max_jobs) + extra)
         a.env["CLOUDFLARE_API_TOKEN"] = token
         a.env.update(env or {})
         return a.start()
@@ -141,8 +144,25 @@ class Provision(ProvisionTest):
         self.assertTrue(a.request("provision drone-7 service=http://localhost:9090")[1].startswith("OK"))
         self.assert_provisioned(service="http://localhost:9090")
 
+    def test_multi_level_host_name_is_warned_about(self):
+        a = self.start_agent(zone="drones.example.com")
+        lines, status = a.request("provision x")
+        self.assertEqual(status.split(" tunnel=")[0], "OK provisioned x https://x.drones.example.com")
+        self.assertEqual(lines, ["warning: x.drones.example.com is more than one level below the zone example.com: "
+                                 "Cloudflare's universal certificate covers only example.com and *.example.com, so "
+                                 "HTTPS to it fails until the zone has a certificate for *.drones.example.com "
+                                 "(Advanced Certificate Manager), or use a zone of drones.example.com or a one-level "
+                                 "name"])
+        # One level below the zone is covered: no warning.
+        b = self.start_agent()
+        lines, status = b.request("provision drone-7")
+        self.assertTrue(status.startswith("OK provisioned"), status)
+        self.assertEqual(lines, [])
+
     def test_bad_requests(self):
         a = self.start_agent()
+        self.assertIn("'ftp' is not a scheme cloudflared serves", a.request("provision drone-7 service=ftp://x")[1])
+        self.assertIn("has a path", a.request("provision drone-7 service=http://localhost:80/app")[1])
         self.assertIn("is not a tunnel name", a.request("provision Drone")[1])
         self.assertIn("unknown argument 'servce=x'", a.request("provision drone-7 servce=x")[1])
         self.assertTrue(a.request("provision")[1].startswith("ERR usage provision <name>"))
@@ -217,8 +237,8 @@ class Faults(ProvisionTest):
     ]
 
     def test_resume_after_a_failure_at_each_step(self):
-        a = self.start_agent()
         for step, method, path in self.STEPS:
+            a = self.start_agent()  # a fresh agent has no zone answer cached
             self.api.admin("reset", {})
             with open(self.env_file, "w"):
                 pass
@@ -280,6 +300,42 @@ class Faults(ProvisionTest):
         _, status = a.request("provision drone-7")
         self.assertEqual(status, "ERR api find zone: 1400 (no message)")
         self.assertEqual(a.request("ping")[1], "OK pong")
+
+    def test_requests_are_spaced_by_the_rate_limit(self):
+        a = self.start_agent(requests_per_s=5)
+        self.assertTrue(a.request("provision drone-7")[1].startswith("OK provisioned"))
+        times = [r["t"] for r in self.api.admin("requests")["requests"]]
+        self.assertGreaterEqual(len(times), 6)
+        gaps = [b - t for t, b in zip(times, times[1:])]
+        self.assertGreaterEqual(min(gaps), 0.18, gaps)
+
+    def test_zone_and_token_answers_are_reused_for_a_minute(self):
+        a = self.start_agent()
+        for name in ("drone-1", "drone-2", "drone-3"):
+            self.assertTrue(a.request("provision " + name)[1].startswith("OK provisioned"))
+        paths = [r["api_path"] for r in self.api.admin("requests")["requests"]]
+        self.assertEqual(paths.count("/user/tokens/verify"), 1, paths)
+        self.assertEqual(paths.count("/zones"), 1, paths)
+
+    def test_concurrent_jobs_are_capped(self):
+        self.api.admin("latency", {"ms": 100})
+        a = self.start_agent(max_jobs=2)
+        replies = {}
+
+        def go(i):
+            replies[i] = a.request("provision drone-%d" % i, timeout=60)[1]
+        threads = [threading.Thread(target=go, args=(i,)) for i in range(6)]
+        for t in threads:
+            t.start()
+        for t in threads:
+            t.join()
+        self.assertTrue(all(r.startswith("OK provisioned") for r in replies.values()), replies)
+        self.assertIn("waiting for a free provisioning slot", a.log())
+        # Each job has one request in flight at a time, each held 100 ms:
+        # never more than two overlap.
+        starts = sorted(r["t"] for r in self.api.admin("requests")["requests"])
+        overlap = max(sum(1 for t in starts if s <= t < s + 0.095) for s in starts)
+        self.assertEqual(overlap, 2)
 
     def test_persistent_5xx_gives_a_clear_error(self):
         a = self.start_agent()
@@ -365,6 +421,15 @@ class Faults(ProvisionTest):
     def test_bad_api_token(self):
         a = self.start_agent(token="not-the-right-token-0000")
         self.assertEqual(a.request("provision drone-7")[1], "ERR api verify token: 10000 Authentication error")
+
+    def test_account_owned_token_without_account_id(self):
+        self.api.admin("token", {"kind": "account"})
+        a = self.start_agent()
+        self.assertTrue(a.request("provision drone-7")[1].startswith("OK provisioned"))
+        self.assert_provisioned()
+        calls = [r["api_path"] for r in self.api.admin("requests")["requests"] if "verify" in r["api_path"]]
+        account = self.state()["zones"][0]["account"]["id"]
+        self.assertEqual(calls, ["/user/tokens/verify", "/accounts/%s/tokens/verify" % account])
 
     def test_expired_api_token(self):
         self.api.admin("token", {"status": "expired"})
@@ -452,11 +517,18 @@ class NamedTunnels(ProvisionTest):
     def test_start_by_name_from_a_section_with_its_own_token_variable(self):
         token = tunnel_token("0123456789abcdef0123456789abcdef", "6f1e2d3c-4b5a-4978-8695-a4b3c2d1e0f9",
                              base64.b64encode(b"s" * 32).decode())
-        a = self.start_agent("[tunnel cam-7]\ntoken_env = CAM_TOKEN\nhostname = cam.example.net\n",
+        a = self.start_agent("[tunnel cam-7]\ntoken_env = CAM_TOKEN\nhostname = cam.example.com\n",
                              env={"CAM_TOKEN": token})
         _, status = a.request("start cam-7")
-        self.assertEqual(status, "OK cam-7 https://cam.example.net")
+        self.assertEqual(status, "OK cam-7 https://cam.example.com")
         self.assertNotIn(token, a.log())
+
+    def test_named_tunnel_without_a_host_name_says_connected(self):
+        token = tunnel_token("0123456789abcdef0123456789abcdef", "6f1e2d3c-4b5a-4978-8695-a4b3c2d1e0f9",
+                             base64.b64encode(b"s" * 32).decode())
+        a = self.agent("[tunnel cam-7]\ntoken_env = CAM_TOKEN\n", env={"CAM_TOKEN": token})
+        self.assertEqual(a.request("start cam-7")[1], "OK cam-7 connected")
+        self.assertIsNone(a.json("restart cam-7")["url"])
 
     def test_invalid_token_is_a_credentials_failure_not_a_restart_loop(self):
         a = self.start_agent("[tunnel cam-7]\ntoken_env = CAM_TOKEN\n", env={"CAM_TOKEN": "not-a-tunnel-token"})

@@ -50,6 +50,16 @@ class Start(AgentTest):
         a.knobs(8080, no_url=1)
         self.assertEqual(a.request("restart 8080", timeout=30)[1], "OK 8080 pending")
 
+    def test_a_configured_quick_tunnel_answers_to_its_name(self):
+        a = self.agent(FAST + "[tunnel cam]\ntype = quick\nport = 8090\n")
+        _, status = a.ok("start cam")
+        self.assertRegex(status, r"^8090 https://")
+        self.assertEqual(a.json("status cam")["tunnel"]["id"], "8090")
+        self.assertTrue(a.request("logs cam")[1].startswith("OK"))
+        self.assertRegex(a.request("restart cam")[1], r"^OK 8090 https://")
+        self.assertEqual(a.request("stop cam")[1], "OK stopped 8090")
+        self.assertEqual(a.request("status cam")[1], "ERR notfound no tunnel '8090' (see 'list')")
+
     def test_start_twice(self):
         a = self.agent(FAST)
         _, first = a.ok("start 8080")

@@ -57,6 +57,14 @@ poll_timeout_s = %d
 
 
 class Commands(TelegramTest):
+    def test_start_with_a_bad_argument_is_answered_without_starting(self):
+        self.tg_agent()
+        for n, text in enumerate(("/tunnel start 99999", "/tunnel start Bad_Name", "/tunnel start 8080 later")):
+            msg = self.reply_to(text, n)
+            self.assertNotIn("its URL follows", msg["text"])
+            self.assertTrue(msg["text"].startswith("start failed (usage)"), msg["text"])
+        self.assertEqual(len(self.tg.admin("sent")["sent"]), 3)
+
     def test_start_list_status_stop_killall_help(self):
         a = self.tg_agent()
         self.say("/tunnel start 8080", thread=THREAD)

@@ -68,6 +68,23 @@ class Respawn(AgentTest):
         self.assertNotEqual(t["pid"], pid)
         self.assertFalse(alive(pid))
 
+    def test_quick_tunnel_in_backoff_shows_no_dead_url(self):
+        a = self.agent(config(backoff_initial_ms=5000, backoff_max_ms=5000))
+        a.knobs(8080, crash_after_ms=300)
+        _, status = a.ok("start 8080")
+        dead = status.split()[1]
+        st = wait_until(lambda: (lambda t: t if t["state"] == "backoff" else None)(a.json("status 8080")["tunnel"]),
+                        what="8080 in backoff")
+        self.assertIsNone(st["url"])
+        self.assertNotIn(dead, "\n".join(a.request("list")[0]))
+
+    def test_missing_state_dir_parents_are_created(self):
+        a = self.agent(config(), start=False)
+        a.state_dir = os.path.join(a.dir, "var", "lib", "tether")
+        a.start()
+        a.ok("start 8080")
+        wait_until(lambda: os.path.exists(os.path.join(a.state_dir, "state.json")), what="the state file")
+
     def test_crash_loop_backs_off_and_resets_after_a_stable_run(self):
         a = self.agent(config(backoff_initial_ms=100, backoff_max_ms=800, stable_after_s=1))
         counter = os.path.join(a.dir, "spawns")

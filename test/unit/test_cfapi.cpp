@@ -54,3 +54,17 @@ TEST_CASE("Cloudflare's error text is capped") {
   CfReply r = parse_cf_reply(400, body, CfShape::any);
   REQUIRE(r.error.message.size() == kMaxErrorText + 3);
 }
+
+TEST_CASE("retry delays: retry-after, minutes for a bare 429, backoff otherwise") {
+  REQUIRE(cf_retry_delay_ms(429, 3000, 1, 0.5) == 3000);
+  REQUIRE(cf_retry_delay_ms(429, 900000, 1, 0.5) == 300000);
+  REQUIRE(cf_retry_delay_ms(429, 0, 1, 0.5) == 60000);
+  REQUIRE(cf_retry_delay_ms(429, 0, 2, 0.5) == 120000);
+  REQUIRE(cf_retry_delay_ms(429, 0, 3, 0.5) == 240000);
+  REQUIRE(cf_retry_delay_ms(429, 0, 4, 0.5) == 300000);
+  REQUIRE(cf_retry_delay_ms(429, 0, 40, 0.5) == 300000);
+  uint64_t d = cf_retry_delay_ms(503, 0, 1, 0.5);
+  REQUIRE(d >= 400);
+  REQUIRE(d <= 600);
+  REQUIRE(cf_retry_delay_ms(503, 0, 10, 0.5) <= 8000);
+}

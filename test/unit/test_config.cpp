@@ -254,6 +254,38 @@ TEST_CASE("keys that do not fit the tunnel type") {
                "t.ini:4: [tunnel a]: 'adopt' only applies to type = named");
 }
 
+TEST_CASE("services cloudflared can route to, host names inside the zone") {
+  for (const char* ok : {"http://localhost:8080", "https://10.0.0.2", "tcp://localhost:22", "ssh://localhost:22",
+                         "unix:///run/app.sock", "http_status:404", "http://localhost:80/"})
+    REQUIRE(service_problem(ok).empty());
+  REQUIRE(service_problem("ftp://x") ==
+          "'ftp' is not a scheme cloudflared serves (http, https, unix, unix+tls, tcp, ssh, rdp, smb; or "
+          "http_status:NNN)");
+  REQUIRE(service_problem("http://localhost/app") ==
+          "'http://localhost/app' has a path; cloudflared routes to a host and port only (drop '/app')");
+  REQUIRE(service_problem("http://") == "'http://' names no host (e.g. http://localhost:8080)");
+  REQUIRE(service_problem("http_status:42") == "'http_status:42' is not an HTTP status (http_status:100 to "
+                                               "http_status:599)");
+  expect_error("[tunnel a]\nservice = localhost:80\n",
+               "t.ini:2: [tunnel a] service: 'localhost:80' is not a service URL (e.g. http://localhost:8080, "
+               "tcp://localhost:22 or http_status:404)");
+  expect_error("[cloudflare]\nzone = example.com\n[tunnel a]\nhostname = a.example.net\n",
+               "t.ini:4: [tunnel a]: hostname 'a.example.net' is not inside [cloudflare] zone 'example.com'; use a "
+               "name ending in .example.com");
+  REQUIRE(parsed("[cloudflare]\nzone = example.com\n[tunnel a]\nhostname = A.Drones.Example.com\n").tunnels[0].hostname ==
+          "A.Drones.Example.com");
+}
+
+TEST_CASE("a byte order mark is skipped, a NUL byte is an error, uids fit in 32 bits") {
+  REQUIRE(parsed("\xEF\xBB\xBF[agent]\nmax_clients = 8\n").agent.max_clients == 8);
+  expect_error(std::string("[agent]\nmax_clients = 8\0 9\n", 27),
+               "t.ini:2: line contains a NUL byte; save the file as plain text");
+  expect_error("[agent]\nallow_uids = 4294967296\n",
+               "t.ini:2: [agent] allow_uids: '4294967296' is not a uid (0 to 4294967294)");
+  expect_error("[agent]\nallow_uids = 4294967295\n",
+               "t.ini:2: [agent] allow_uids: '4294967295' is not a uid (0 to 4294967294)");
+}
+
 TEST_CASE("pass_env names variables or prefixes") {
   REQUIRE(parsed("[cloudflared]\npass_env = MY_VAR, TUNNEL_EDGE_*\n").cloudflared.pass_env ==
           std::vector<std::string>{"MY_VAR", "TUNNEL_EDGE_*"});
