@@ -562,6 +562,14 @@ std::string service_problem(std::string_view service) {
               code >= "100" && code <= "599";
     return ok ? "" : "'" + v + "' is not an HTTP status (http_status:100 to http_status:599)";
   }
+  // cloudflared's own form for a socket is unix:/PATH (unix:///PATH works too).
+  for (const char* sock : {"unix:", "unix+tls:"}) {
+    std::string prefix = sock;
+    if (v.rfind(prefix, 0) == 0 && v.compare(prefix.size(), 2, "//") != 0)
+      return v.size() > prefix.size() + 1 && v[prefix.size()] == '/'
+                 ? ""
+                 : "'" + v + "' names no socket path (e.g. " + prefix + "/run/app.sock)";
+  }
   size_t sep = v.find("://");
   if (sep == std::string::npos)
     return "'" + v + "' is not a service URL (e.g. http://localhost:8080, tcp://localhost:22 or http_status:404)";

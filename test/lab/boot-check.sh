@@ -380,7 +380,11 @@ lines = open(env).read().split("\n")
 if lines[-1] != "":
     sys.exit("env file: last line unterminated (torn): %r" % lines[-1][:40])
 lines = lines[:-1]
+uuid = r"[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}"
 for line in lines:
+    # The record of the tunnel tether created, next to its token.
+    if re.fullmatch(r"TETHER_TUNNEL_ID_[A-Z0-9_]+=" + uuid, line):
+        continue
     m = re.fullmatch(r"CF_TUNNEL_TOKEN_([A-Z0-9_]+)=([A-Za-z0-9+/=]+)", line)
     if not m:
         sys.exit("env file: torn or foreign line: %r" % line[:40])
@@ -391,7 +395,8 @@ for line in old:
     if line not in lines:
         sys.exit("env file: lost a line it had before: %s" % line.split("=")[0])
 tunnels = json.load(open(state))["tunnels"]
-print("env file: %d tokens (%d before), state file: %d tunnels" % (len(lines), len(old), len(tunnels)))
+tokens = [l for l in lines if l.startswith("CF_TUNNEL_TOKEN_")]
+print("env file: %d tokens (%d lines before), state file: %d tunnels" % (len(tokens), len(old), len(tunnels)))
 EOF
     out=$(python3 "$work/files_whole.py" "$env" "$state" "$work/env.before" 2>&1) || { why=$out; return 1; }
     lab_say "after the power cut: $out"

@@ -256,8 +256,10 @@ TEST_CASE("keys that do not fit the tunnel type") {
 
 TEST_CASE("services cloudflared can route to, host names inside the zone") {
   for (const char* ok : {"http://localhost:8080", "https://10.0.0.2", "tcp://localhost:22", "ssh://localhost:22",
-                         "unix:///run/app.sock", "http_status:404", "http://localhost:80/"})
+                         "unix:///run/app.sock", "unix:/run/app.sock", "unix+tls:/run/ui.sock", "http_status:404",
+                         "http://localhost:80/"})
     REQUIRE(service_problem(ok).empty());
+  REQUIRE(service_problem("unix:run/app.sock") == "'unix:run/app.sock' names no socket path (e.g. unix:/run/app.sock)");
   REQUIRE(service_problem("ftp://x") ==
           "'ftp' is not a scheme cloudflared serves (http, https, unix, unix+tls, tcp, ssh, rdp, smb; or "
           "http_status:NNN)");
