@@ -19,9 +19,9 @@ enum class TunnelKind { quick, named };
 
 // A tunnel is a port (quick) or a name starting with a letter (named).
 bool valid_tunnel_name(std::string_view name);
-// "" when cloudflared can route to this ingress service (reference
-// cloudflare-api.md §5.7: a known scheme and a host, no path, or
-// http_status:NNN); else what is wrong with it.
+// "" when cloudflared can route to this ingress service, as
+// docs/cloudflare-api.md §8 says: a known scheme and a host, no path;
+// unix:/PATH; or http_status:NNN. Else what is wrong with it.
 std::string service_problem(std::string_view service);
 // CF_TUNNEL_TOKEN_<NAME>: upper case, '-' -> '_'.
 std::string default_token_env(std::string_view name);
