@@ -854,6 +854,44 @@ def bench_provision(args, report):
                            "listen queue" % (per_provision, per_provision * 0.050, fake_cpu, overflows)))
     report.add(Figure("provision.speedup", sequential / concurrent, "x", "higher", target=(">=", 20),
                       note="100 sequential / 100 concurrent wall time"))
+    bench_provision_limited(args, report)
+
+
+def bench_provision_limited(args, report):
+    """The same 100 provisions under the shipped client-side limits (4
+    requests/s, 4 jobs at once): what a fleet script meets, and proof that
+    the agent stays under Cloudflare's 1200 requests per 5 minutes."""
+    api = FakeServer("fake_cfapi.py", "--token", API_TOKEN, "--zone", "example.com")
+    agent = None
+    n = 100
+    try:
+        api.admin("latency", {"ms": 50})
+        agent = Agent(args.build, "[cloudflare]\napi_base = %s/client/v4\nzone = example.com\n"
+                      "env_file = @DIR@/tunnels.env\n" % api.base,
+                      env={"CLOUDFLARE_API_TOKEN": API_TOKEN}).start()
+        conns = [Client(agent.socket, 900) for _ in range(n)]
+        t0 = time.perf_counter()
+        for i, c in enumerate(conns):
+            c.send("provision drone-l%d\n" % i)
+        replies = [c.read_reply(900)[1] for c in conns]
+        elapsed = time.perf_counter() - t0
+        for c in conns:
+            c.close()
+        requests = len(api.admin("requests")["requests"])
+    finally:
+        if agent:
+            agent.stop()
+        api.stop()
+    failed = [r for r in replies if not r.startswith("OK provisioned")]
+    if failed:
+        raise RuntimeError("%d limited provisions failed, e.g. %s" % (len(failed), failed[0]))
+    rate = requests / elapsed
+    report.add(Figure("provision.100_limited", elapsed, "s", "lower",
+                      samples={"api_requests": requests, "requests_per_s": rate},
+                      note="default limits: %d API requests in %.0f s, %.2f requests/s (Cloudflare allows 4/s per "
+                           "token, 1200 per 5 minutes)" % (requests, elapsed, rate)))
+    report.add(Figure("provision.limited_rate", rate, "requests/s", "lower", target=("<=", 4),
+                      note="API requests per second under the default requests_per_s = 4"))
 
 
 # ---------------------------------------------------------------------------
