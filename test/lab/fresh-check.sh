@@ -25,6 +25,9 @@ RUN_TIMEOUT=${RUN_TIMEOUT:-1200}  # s: apt-get and the build come first
 # Inside the namespaces: mount what a booted system has, then run one step.
 if [ "${1:-}" = --inside ]; then
     root=$2 step=$3
+    # The root must be a mount point, as / is on a booted system: `ip netns
+    # exec` and `ip -n` make / a slave mount, which fails on a plain folder.
+    mount --bind "$root" "$root"
     mount -t proc proc "$root/proc"
     mount --rbind /sys "$root/sys"
     mount --rbind /dev "$root/dev"
