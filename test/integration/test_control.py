@@ -237,7 +237,11 @@ class Limits(AgentTest):
         clients, status = [], None
         for _ in range(64):
             c = a.client()
-            line = c.request("ping")[1]
+            try:
+                c.send("ping\n")
+            except OSError:
+                pass  # refused and closed at once: its ERR line still waits to be read
+            line = c.read_line()
             if line != "OK pong":
                 status = line
                 break
