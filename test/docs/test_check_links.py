@@ -47,8 +47,8 @@ class CheckLinks(unittest.TestCase):
                           "README.md:1: link to docs/GONE.md does not resolve")
 
     def test_link_outside_the_repository(self):
-        self.assert_fails({"README.md": "The contract is [DESIGN.md](../shared/DESIGN.md).\n"},
-                          "../shared/DESIGN.md leaves the repository")
+        self.assert_fails({"README.md": "The contract is [DESIGN.md](../outside/DESIGN.md).\n"},
+                          "../outside/DESIGN.md leaves the repository")
 
     def test_source_cites_a_missing_document(self):
         self.assert_fails({"agent/thing.cpp": "// Formats: reference/cloudflared.md §3-4.\n"},
@@ -63,8 +63,8 @@ class CheckLinks(unittest.TestCase):
                           "agent/thing.cpp:1: docs/DESIGN.md has no section 7")
 
     def test_machine_path(self):
-        self.assert_fails({"test/fake.py": '"""Serves the calls of /work/shared/reference/api.md."""\n'},
-                          "test/fake.py:1: machine path /work/shared/reference/api.md")
+        self.assert_fails({"test/fake.py": '"""Serves the calls of /work/notes/api.md."""\n'},
+                          "test/fake.py:1: machine path /work/notes/api.md")
 
 
 if __name__ == "__main__":
