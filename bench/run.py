@@ -807,6 +807,32 @@ def concurrent_latencies(fn, path, clients, each):
     return out
 
 
+def provision_agent(args, api, limits=""):
+    """An agent provisioning against the fake API; `limits` overrides the
+    shipped client-side API limits."""
+    return Agent(args.build, "[cloudflare]\napi_base = %s/client/v4\nzone = example.com\n"
+                 "env_file = @DIR@/tunnels.env\n%s" % (api.base, limits),
+                 env={"CLOUDFLARE_API_TOKEN": API_TOKEN}).start()
+
+
+def send_provisions(conns, prefix, timeout):
+    """One provision per connection, all sent at once: (replies, seconds)."""
+    t0 = time.perf_counter()
+    for i, c in enumerate(conns):
+        c.send("provision %s%d\n" % (prefix, i))
+    replies = [c.read_reply(timeout)[1] for c in conns]
+    elapsed = time.perf_counter() - t0
+    for c in conns:
+        c.close()
+    return replies, elapsed
+
+
+def check_provisioned(replies, what):
+    failed = [r for r in replies if not r.startswith("OK provisioned")]
+    if failed:
+        raise RuntimeError("%d %s failed, e.g. %s" % (len(failed), what, failed[0]))
+
+
 def bench_provision(args, report):
     """100 provisions of new names against the fake API with 50 ms per
     request: all at once (one connection each), then one after the other."""
@@ -816,20 +842,12 @@ def bench_provision(args, report):
         api.admin("latency", {"ms": 50})
         # The client-side limits (4 requests/s, 4 jobs) would measure
         # themselves; the figure is the agent's concurrency.
-        agent = Agent(args.build, "[cloudflare]\napi_base = %s/client/v4\nzone = example.com\n"
-                      "env_file = @DIR@/tunnels.env\nrequests_per_s = 1000\nmax_jobs = 1000\n" % api.base,
-                      env={"CLOUDFLARE_API_TOKEN": API_TOKEN}).start()
+        agent = provision_agent(args, api, "requests_per_s = 1000\nmax_jobs = 1000\n")
         n = 100
         conns = [Client(agent.socket, 120) for _ in range(n)]
         overflows, fake_cpu = listen_overflows(), cpu_seconds(api.proc.pid)
-        t0 = time.perf_counter()
-        for i, c in enumerate(conns):
-            c.send("provision drone-c%d\n" % i)
-        replies = [c.read_reply(120)[1] for c in conns]
-        concurrent = time.perf_counter() - t0
+        replies, concurrent = send_provisions(conns, "drone-c", 120)
         fake_cpu, overflows = cpu_seconds(api.proc.pid) - fake_cpu, listen_overflows() - overflows
-        for c in conns:
-            c.close()
         per_provision = len(api.admin("requests")["requests"]) / n
         seq_n = min(args.seq_sample, n)
         c = Client(agent.socket, 120)
@@ -842,9 +860,7 @@ def bench_provision(args, report):
         if agent:
             agent.stop()
         api.stop()
-    failed = [r for r in replies if not r.startswith("OK provisioned")]
-    if failed:
-        raise RuntimeError("%d provisions failed, e.g. %s" % (len(failed), failed[0]))
+    check_provisioned(replies, "provisions")
     label = "sequential" if seq_n == n else "sequential (%d made, x%g)" % (seq_n, n / seq_n)
     report.add(Figure("provision.100_concurrent", concurrent, "s", "lower", peers=[(label, sequential)],
                       samples={"api_requests_per_provision": per_provision, "fake_api_cpu_s": fake_cpu,
@@ -866,25 +882,14 @@ def bench_provision_limited(args, report):
     n = 100
     try:
         api.admin("latency", {"ms": 50})
-        agent = Agent(args.build, "[cloudflare]\napi_base = %s/client/v4\nzone = example.com\n"
-                      "env_file = @DIR@/tunnels.env\n" % api.base,
-                      env={"CLOUDFLARE_API_TOKEN": API_TOKEN}).start()
-        conns = [Client(agent.socket, 900) for _ in range(n)]
-        t0 = time.perf_counter()
-        for i, c in enumerate(conns):
-            c.send("provision drone-l%d\n" % i)
-        replies = [c.read_reply(900)[1] for c in conns]
-        elapsed = time.perf_counter() - t0
-        for c in conns:
-            c.close()
+        agent = provision_agent(args, api)
+        replies, elapsed = send_provisions([Client(agent.socket, 900) for _ in range(n)], "drone-l", 900)
         requests = len(api.admin("requests")["requests"])
     finally:
         if agent:
             agent.stop()
         api.stop()
-    failed = [r for r in replies if not r.startswith("OK provisioned")]
-    if failed:
-        raise RuntimeError("%d limited provisions failed, e.g. %s" % (len(failed), failed[0]))
+    check_provisioned(replies, "limited provisions")
     rate = requests / elapsed
     report.add(Figure("provision.100_limited", elapsed, "s", "lower",
                       samples={"api_requests": requests, "requests_per_s": rate},
