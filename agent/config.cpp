@@ -484,6 +484,7 @@ struct Parser {
                                              zone + "'; use a name ending in ." + zone);
         if (t.hostname.empty() && !cfg->cloudflare.zone.empty())
           t.hostname = t.name + "." + cfg->cloudflare.zone;
+        if (!t.hostname.empty()) t.routes = {Route{t.hostname, t.service, {}, t.line}};
       }
     }
   }
@@ -594,7 +595,8 @@ std::string default_token_env(std::string_view name) {
 
 bool TunnelConfig::operator==(const TunnelConfig& o) const {
   return name == o.name && kind == o.kind && port == o.port && hostname == o.hostname &&
-         service == o.service && token_env == o.token_env && autostart == o.autostart && adopt == o.adopt;
+         service == o.service && token_env == o.token_env && autostart == o.autostart && adopt == o.adopt &&
+         routes == o.routes;
 }
 
 bool TelegramConfig::operator==(const TelegramConfig& o) const {

@@ -26,6 +26,31 @@ std::string service_problem(std::string_view service);
 // CF_TUNNEL_TOKEN_<NAME>: upper case, '-' -> '_'.
 std::string default_token_env(std::string_view name);
 
+// The originRequest settings a route may set; an unset one is left to
+// cloudflared's default (docs/cloudflare-api.md §8).
+struct OriginRequest {
+  bool no_tls_verify = false;
+  std::string http_host_header;
+  int connect_timeout_s = 0;  // 0: unset
+
+  bool operator==(const OriginRequest& o) const {
+    return no_tls_verify == o.no_tls_verify && http_host_header == o.http_host_header &&
+           connect_timeout_s == o.connect_timeout_s;
+  }
+};
+
+// One ingress rule of a named tunnel: requests for hostname go to service.
+struct Route {
+  std::string hostname;
+  std::string service;
+  OriginRequest origin;
+  int line = 0;  // of its key, for messages
+
+  bool operator==(const Route& o) const {
+    return hostname == o.hostname && service == o.service && origin == o.origin;
+  }
+};
+
 struct TunnelConfig {
   std::string name;
   TunnelKind kind = TunnelKind::named;
@@ -37,6 +62,8 @@ struct TunnelConfig {
   // named: provision may take over a same-named tunnel tether did not
   // create, replacing its ingress (its other host names stop working).
   bool adopt = false;
+  // named: its ingress, in order; the hostname/service keys make one route.
+  std::vector<Route> routes;
   int line = 0;                 // of the [tunnel NAME] header, for messages
 
   bool operator==(const TunnelConfig& o) const;
