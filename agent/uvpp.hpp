@@ -1,14 +1,26 @@
-// Small RAII layer over libuv handles. A handle's memory must stay valid
-// until libuv's close callback has run, so an owner never frees it directly:
-// it calls uv_close() and the close callback frees it. Callbacks find their
-// owner through handle->data, which is cleared when the owner lets go, so a
-// late callback of a closing handle can tell that nobody is listening.
+// Small RAII layer over libuv handles, and the one rule for callbacks that
+// cross owners.
+//
+// Handles: a handle's memory must stay valid until libuv's close callback
+// has run, so an owner never frees it directly: it calls uv_close() and the
+// close callback frees it. Callbacks find their owner through handle->data,
+// which is cleared when the owner lets go, so a late callback of a closing
+// handle can tell that nobody is listening.
+//
+// Callbacks across owners: when an object hands a callback to something it
+// does not own (a job waiting for a tunnel's stop, a client waiting for a
+// start's reply, a chat waiting for an HTTP answer), it owns a Lifetime and
+// hands out only lifetime_.guard(fn). Destroying the object ends its
+// Lifetime, and from then on the guarded callbacks do nothing, wherever they
+// are stored. No other idiom (raw `this` in another owner's list, liveness
+// flags, lookups by id) is used for this.
 #pragma once
 
 #include <uv.h>
 
 #include <cstdint>
 #include <functional>
+#include <memory>
 #include <utility>
 
 namespace tether {
@@ -58,6 +70,27 @@ class UvHandle {
 
  private:
   T* h_ = nullptr;
+};
+
+// See the rule at the top of this file. Not copyable: a copy would outlive
+// the object it stands for.
+class Lifetime {
+ public:
+  Lifetime() = default;
+  Lifetime(const Lifetime&) = delete;
+  Lifetime& operator=(const Lifetime&) = delete;
+
+  // fn, made a no-op once this Lifetime has ended. The owner may be destroyed
+  // inside fn: the guard holds nothing of it.
+  template <typename Fn>
+  auto guard(Fn fn) const {
+    return [alive = std::weak_ptr<const char>(token_), fn = std::move(fn)](auto&&... args) {
+      if (!alive.expired()) fn(std::forward<decltype(args)>(args)...);
+    };
+  }
+
+ private:
+  std::shared_ptr<const char> token_ = std::make_shared<const char>(0);
 };
 
 // A one-shot timer with a callback. Its handle is created on first use: a
