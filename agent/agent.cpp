@@ -10,7 +10,7 @@
 #include "atomicfile.hpp"
 #include "log.hpp"
 #include "logfile.hpp"
-#include "procid.hpp"
+#include "proc.hpp"
 #include "tokens.hpp"
 #include "version.hpp"
 

@@ -15,7 +15,7 @@
 #include <vector>
 
 #include "linesplit.hpp"
-#include "procid.hpp"
+#include "proc.hpp"
 #include "uvpp.hpp"
 
 namespace tether {

@@ -16,16 +16,6 @@ namespace tether {
 
 class Agent;
 
-// Who asked: replies do not depend on it, but notices about a tunnel go back
-// to the chat that started it.
-struct Caller {
-  enum class Kind { socket, telegram } kind = Kind::socket;
-  int64_t chat_id = 0;
-  int64_t thread_id = 0;
-};
-
-using ReplyFn = std::function<void(Reply)>;
-
 class Commands {
  public:
   explicit Commands(Agent& agent);

@@ -1,9 +1,6 @@
 #include "metrics.hpp"
 
-#include <unistd.h>
-
 #include <cstdio>
-#include <fstream>
 
 namespace tether {
 namespace {
@@ -113,13 +110,6 @@ std::vector<std::string> render_metrics(const MetricsSnapshot& m) {
   w.family("tether_telegram_ignored_messages_total", "counter", "Telegram messages from chats or users not allowed.");
   w.sample("tether_telegram_ignored_messages_total", {}, static_cast<double>(m.telegram_ignored));
   return out;
-}
-
-uint64_t resident_bytes() {
-  std::ifstream in("/proc/self/statm");
-  uint64_t size = 0, resident = 0;
-  in >> size >> resident;
-  return resident * static_cast<uint64_t>(sysconf(_SC_PAGESIZE));
 }
 
 }  // namespace tether

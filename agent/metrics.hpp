@@ -28,7 +28,4 @@ struct MetricsSnapshot {
 
 std::vector<std::string> render_metrics(const MetricsSnapshot& m);
 
-// Resident memory of this process, from /proc/self/statm.
-uint64_t resident_bytes();
-
 }  // namespace tether

@@ -6,6 +6,8 @@
 // or "ERR <code> <message>"; in json mode it is a single JSON line instead.
 #pragma once
 
+#include <cstdint>
+#include <functional>
 #include <nlohmann/json.hpp>
 #include <string>
 #include <string_view>
@@ -45,6 +47,17 @@ struct Reply {
 
   static Reply Ok(std::string message = {});
   static Reply Err(std::string code, std::string message);
+};
+
+// Where a reply goes; called exactly once.
+using ReplyFn = std::function<void(Reply)>;
+
+// Who asked: replies do not depend on it, but notices about a tunnel go back
+// to the chat that started it.
+struct Caller {
+  enum class Kind { socket, telegram } kind = Kind::socket;
+  int64_t chat_id = 0;
+  int64_t thread_id = 0;
 };
 
 // Text form. Data lines are sanitised so that none can be mistaken for a

@@ -73,7 +73,7 @@ std::vector<std::string> status_lines(const TunnelInfo& t) {
     snprintf(buf, sizeof buf, "%.1fs", static_cast<double>(t.next_restart_ms) / 1000.0);
     out.push_back(std::string("next restart in: ") + buf);
   }
-  if (!t.credentials.empty()) out.push_back("credentials: bad (" + t.credentials + ")");
+  if (!t.credentials_error.empty()) out.push_back("credentials: bad (" + t.credentials_error + ")");
   if (!t.last_exit.empty()) out.push_back("last exit: " + t.last_exit);
   if (!t.last_error.empty()) out.push_back("last error: " + t.last_error);
   return out;
@@ -100,7 +100,7 @@ nlohmann::json info_json(const TunnelInfo& t) {
   if (!t.spinning.empty()) j["spinning"] = t.spinning;
   if (t.clock_unsynced) j["clock"] = "clock not synchronised";
   if (t.next_restart_ms >= 0) j["next_restart_ms"] = t.next_restart_ms;
-  if (!t.credentials.empty()) j["credentials_error"] = t.credentials;
+  if (!t.credentials_error.empty()) j["credentials_error"] = t.credentials_error;
   if (!t.last_exit.empty()) j["last_exit"] = t.last_exit;
   if (!t.last_error.empty()) j["last_error"] = t.last_error;
   return j;

@@ -22,7 +22,7 @@ struct TunnelInfo {
   int connections = 0;     // registered edge connections
   std::string last_exit;   // "exit status 1: <reason>", "killed by SIGKILL"
   std::string last_error;  // last error line of the child's output
-  std::string credentials; // named: the edge's Unauthorized message
+  std::string credentials_error;  // named: the edge's Unauthorized message
   int metrics_port = 0;
   int64_t next_restart_ms = -1;  // in backoff: time left
   uint64_t url_changes = 0;

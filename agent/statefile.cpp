@@ -2,7 +2,6 @@
 
 #include <sys/stat.h>
 
-#include <algorithm>
 #include <cerrno>
 #include <cstdio>
 #include <cstring>
@@ -10,7 +9,6 @@
 #include <nlohmann/json.hpp>
 
 #include "atomicfile.hpp"
-#include "procid.hpp"
 
 namespace tether {
 namespace {
@@ -128,28 +126,6 @@ int save_in_state_dir(const std::string& state_dir, const std::string& name, std
     return -errno;
   }
   return write_file_atomic(state_dir + "/" + name, content, 0644, err);
-}
-
-namespace {
-
-bool argv0_is_cloudflared(int pid) {
-  char path[64];
-  snprintf(path, sizeof path, "/proc/%d/cmdline", pid);
-  std::ifstream in(path, std::ios::binary);
-  std::string argv0;
-  if (!in || !std::getline(in, argv0, '\0')) return false;
-  size_t slash = argv0.rfind('/');
-  return argv0.substr(slash == std::string::npos ? 0 : slash + 1) == "cloudflared";
-}
-
-}  // namespace
-
-bool is_our_cloudflared_group(int pgid, uint64_t start_ticks) {
-  std::vector<int> members = own_group_members(pgid, start_ticks);
-  if (std::find(members.begin(), members.end(), pgid) != members.end()) return argv0_is_cloudflared(pgid);
-  for (int pid : members)
-    if (!argv0_is_cloudflared(pid)) return false;
-  return !members.empty();
 }
 
 }  // namespace tether

@@ -13,7 +13,7 @@
 #include <string_view>
 #include <vector>
 
-#include "supervisor.hpp"
+#include "tunnel.hpp"
 
 namespace tether {
 
@@ -50,12 +50,5 @@ bool load_from_state_dir(const std::string& state_dir, const std::string& name, 
 // The JSON object of a file with a "version" key: false with *err for
 // anything else, or for another version.
 bool parse_versioned(const std::string& text, int version, nlohmann::json* out, std::string* err);
-
-// Whether the process group a previous agent recorded (in this boot) is
-// still its cloudflared: the leader has the recorded start time and an
-// argv[0] named cloudflared, or the leader is gone and every process left in
-// the group started after it and is a cloudflared. Guards against killing
-// whatever reused the pid.
-bool is_our_cloudflared_group(int pgid, uint64_t start_ticks);
 
 }  // namespace tether

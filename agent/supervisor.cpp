@@ -44,24 +44,6 @@ Reply no_such_tunnel(const std::string& id) {
   return Reply::Err("notfound", "no tunnel '" + id + "' (see 'list')");
 }
 
-const char* state_name(TunnelState s) {
-  switch (s) {
-    case TunnelState::starting: return "starting";
-    case TunnelState::running: return "running";
-    case TunnelState::degraded: return "degraded";
-    case TunnelState::backoff: return "backoff";
-    case TunnelState::stopping: return "stopping";
-    case TunnelState::failed: return "failed";
-    case TunnelState::offline: return "offline";
-  }
-  return "?";
-}
-
-bool TunnelSpec::operator==(const TunnelSpec& o) const {
-  return id == o.id && kind == o.kind && port == o.port && hostname == o.hostname && token_env == o.token_env &&
-         section == o.section;
-}
-
 struct Supervisor::Tunnel {
   Tunnel(uv_loop_t* loop, TunnelSpec s)
       : spec(std::move(s)),
@@ -91,7 +73,8 @@ struct Supervisor::Tunnel {
   int metrics_port = 0;
   RestartWindow window;
   std::vector<std::string> first_lines;  // of the current child, to explain an early exit
-  std::string last_error, last_exit, credentials;
+  std::string last_error, last_exit;
+  std::string credentials_error;  // the edge's Unauthorized message, until a registration
   bool token_rejected = false;  // cloudflared could not decode the token: no retry helps
   LogRing logs;
   Timer backoff_timer, health_timer, stable_timer, kill_timer;
@@ -233,7 +216,7 @@ void Supervisor::spawn(Tunnel& t, const std::string& reason) {
   t.url.clear();
   t.conns.clear();
   t.first_lines.clear();
-  t.credentials.clear();
+  t.credentials_error.clear();
   t.token_rejected = false;
   std::string exe = find_executable(cfg_.cloudflared.path);
   std::string err;
@@ -356,7 +339,7 @@ void Supervisor::on_line(Tunnel& t, std::string_view raw) {
       bool first = t.conns.empty();
       if (std::find(t.conns.begin(), t.conns.end(), info.conn_index) == t.conns.end())
         t.conns.push_back(info.conn_index);
-      t.credentials.clear();
+      t.credentials_error.clear();
       t.clock_error = false;
       t.quic.connected();
       if (t.awaiting) {
@@ -382,10 +365,10 @@ void Supervisor::on_line(Tunnel& t, std::string_view raw) {
     }
     case LineInfo::Kind::unauthorized:
       if (!info.record) t.token_rejected = true;
-      if (!t.credentials.empty()) break;
-      t.credentials = cut(std::string(info.message));
-      log_warn("tunnel %s: the edge refuses its credentials: %s", id.c_str(), t.credentials.c_str());
-      events_.publish(id, "credentials", "bad credentials: " + t.credentials, {{"error", t.credentials}});
+      if (!t.credentials_error.empty()) break;
+      t.credentials_error = cut(std::string(info.message));
+      log_warn("tunnel %s: the edge refuses its credentials: %s", id.c_str(), t.credentials_error.c_str());
+      events_.publish(id, "credentials", "bad credentials: " + t.credentials_error, {{"error", t.credentials_error}});
       break;
     case LineInfo::Kind::shutdown:
       if (live) log_warn("tunnel %s: cloudflared is shutting down on its own (signal from elsewhere?)", id.c_str());
@@ -465,7 +448,7 @@ void Supervisor::on_exit(Tunnel& t, int64_t status, int term_signal) {
   else fields["status"] = status;
   events_.publish(id, "exited", t.last_exit, fields);
   if (t.token_rejected) {
-    give_up(t, bad_credentials(t.credentials, id));
+    give_up(t, bad_credentials(t.credentials_error, id));
     return;
   }
   schedule_respawn(t, t.last_exit);
@@ -705,9 +688,9 @@ void Supervisor::give_up(Tunnel& t, const std::string& why) {
 // restarting, so such a tunnel is reported and left alone instead.
 void Supervisor::unhealthy(Tunnel& t) {
   std::string why = "no registered connection for " + std::to_string(cfg_.watchdog.unhealthy_after_s) + "s";
-  if (!t.credentials.empty()) {
+  if (!t.credentials_error.empty()) {
     t.after_exit = Tunnel::After::keep;
-    give_up(t, bad_credentials(t.credentials, t.spec.id));
+    give_up(t, bad_credentials(t.credentials_error, t.spec.id));
     terminate(t);
     return;
   }
@@ -882,7 +865,7 @@ TunnelInfo Supervisor::snapshot(const Tunnel& t) const {
   i.connections = static_cast<int>(t.conns.size());
   i.last_exit = t.last_exit;
   i.last_error = t.last_error;
-  i.credentials = t.credentials;
+  i.credentials_error = t.credentials_error;
   i.metrics_port = t.child ? t.metrics_port : 0;
   i.next_restart_ms = t.backoff_timer.active() ? static_cast<int64_t>(t.backoff_timer.due_in()) : -1;
   i.url_changes = t.url_changes;

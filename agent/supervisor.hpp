@@ -23,31 +23,16 @@
 #include <string>
 #include <vector>
 
-#include "commands.hpp"
 #include "config.hpp"
 #include "linkpolicy.hpp"
+#include "protocol.hpp"
 #include "report.hpp"
+#include "tunnel.hpp"
 
 namespace tether {
 
 class EventBus;
 struct LineInfo;
-
-enum class TunnelState { starting, running, degraded, backoff, stopping, failed, offline };
-const char* state_name(TunnelState s);
-
-struct TunnelSpec {
-  std::string id;          // the port (quick) or the name (named)
-  TunnelKind kind = TunnelKind::quick;
-  int port = 0;            // quick
-  std::string hostname;    // named, for its URL
-  std::string token_env;   // named: where its token is found
-  std::string section;     // the [tunnel NAME] it comes from; empty at runtime
-  Caller caller;           // who started it: notices go back there
-
-  bool operator==(const TunnelSpec& o) const;
-  bool operator!=(const TunnelSpec& o) const { return !(*this == o); }
-};
 
 // "ERR notfound no tunnel '<id>' (see 'list')".
 Reply no_such_tunnel(const std::string& id);

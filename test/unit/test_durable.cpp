@@ -10,7 +10,7 @@
 #include <string>
 
 #include "outboxfile.hpp"
-#include "procid.hpp"
+#include "proc.hpp"
 #include "testfiles.hpp"
 #include "tgoffset.hpp"
 

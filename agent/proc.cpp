@@ -1,9 +1,10 @@
-#include "procid.hpp"
+#include "proc.hpp"
 
 #include <dirent.h>
 #include <sys/syscall.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <cerrno>
 #include <csignal>
 #include <cstdio>
@@ -148,6 +149,31 @@ int signal_own_group(int pgid, uint64_t leader_ticks, int signum, const std::fun
     if (r == 0) ++sent;
   }
   return sent;
+}
+
+bool argv0_is(int pid, const std::string& name) {
+  char path[64];
+  snprintf(path, sizeof path, "/proc/%d/cmdline", pid);
+  std::ifstream in(path, std::ios::binary);
+  std::string argv0;
+  if (!in || !std::getline(in, argv0, '\0')) return false;
+  size_t slash = argv0.rfind('/');
+  return argv0.substr(slash == std::string::npos ? 0 : slash + 1) == name;
+}
+
+uint64_t resident_bytes() {
+  std::ifstream in("/proc/self/statm");
+  uint64_t size = 0, resident = 0;
+  in >> size >> resident;
+  return resident * static_cast<uint64_t>(sysconf(_SC_PAGESIZE));
+}
+
+bool is_our_cloudflared_group(int pgid, uint64_t start_ticks) {
+  std::vector<int> members = own_group_members(pgid, start_ticks);
+  if (std::find(members.begin(), members.end(), pgid) != members.end()) return argv0_is(pgid, "cloudflared");
+  for (int pid : members)
+    if (!argv0_is(pid, "cloudflared")) return false;
+  return !members.empty();
 }
 
 }  // namespace tether
