@@ -5,6 +5,7 @@
 
 #include "backoff.hpp"
 #include "child.hpp"
+#include "lifecycle.hpp"
 #include "events.hpp"
 #include "log.hpp"
 #include "linkpolicy.hpp"
@@ -13,6 +14,10 @@
 #include "uvpp.hpp"
 
 namespace tether {
+
+using lifecycle::State;
+using lifecycle::Step;
+
 namespace {
 
 constexpr size_t kFirstLines = 3;
@@ -60,10 +65,11 @@ struct Supervisor::Tunnel {
   };
 
   TunnelSpec spec;
-  TunnelState state = TunnelState::starting;
+  State state = State::created;  // lifecycle.hpp chooses every next one
   std::unique_ptr<Child> child;
   std::string url;               // quick: the current child's URL
   std::vector<int> conns;        // registered connIndex values
+  int conn_index = 0;            // of the last registration or unregistration
   uint64_t started_ms = 0;       // uv_now() at spawn
   int pid = 0;                   // of the last child, dead or alive, for the state file
   uint64_t start_ticks = 0;      // its /proc start time
@@ -76,17 +82,14 @@ struct Supervisor::Tunnel {
   std::string last_error, last_exit;
   std::string credentials_error;  // the edge's Unauthorized message, until a registration
   bool token_rejected = false;  // cloudflared could not decode the token: no retry helps
+  std::string ended;             // how the last child ended ("exit status 1")
+  int64_t exit_status = 0;
+  int exit_signal = 0;
   LogRing logs;
   Timer backoff_timer, health_timer, stable_timer, kill_timer;
   std::vector<Waiter> url_waiters;   // start/restart replies
   std::vector<ReplyFn> stop_waiters;
-  // What the next exit of the child means. Unexpected exits go through
-  // backoff; a restart respawns at once; a stop removes the tunnel; at agent
-  // shutdown, or once given up, the tunnel stays as it is.
-  // offline: ended because the network went away (offline_action = stop);
-  // it waits in `offline` for the route.
-  enum class After { backoff, respawn, remove, keep, offline } after_exit = After::backoff;
-  std::string restart_reason;
+  std::string restart_reason;    // for the `restarted` event of the next spawn
 
   // Network-aware healing (linkpolicy.hpp decides, this carries it out).
   Timer grace_timer;              // back online: registered in time?
@@ -115,7 +118,7 @@ void Supervisor::start(const TunnelSpec& spec, bool wait, ReplyFn done) {
   if (it != tunnels_.end()) {
     Tunnel& t = *it->second;
     std::string url = public_url(t);
-    done(Reply::Err("exists", "tunnel " + spec.id + " already exists (" + state_name(t.state) +
+    done(Reply::Err("exists", "tunnel " + spec.id + " already exists (" + state_name(lifecycle::visible(t.state)) +
                                   (url.empty() ? "" : ", " + url) + "); stop it first"));
     return;
   }
@@ -123,7 +126,7 @@ void Supervisor::start(const TunnelSpec& spec, bool wait, ReplyFn done) {
   Tunnel& t = *owned;
   tunnels_.emplace(spec.id, std::move(owned));
   log_info("tunnel %s: starting (%s)", spec.id.c_str(), spec.kind == TunnelKind::quick ? "quick" : "named");
-  spawn(t, "");
+  handle(t, lifecycle::Event::start, "");
   changed();
   if (wait) {
     wait_for_url(t, std::move(done));
@@ -193,16 +196,9 @@ std::vector<std::string> Supervisor::command_line(const Tunnel& t, const std::st
   return argv;
 }
 
+// Starts the child; the state is already `starting` (apply). A child that
+// cannot be started is an exit at once.
 void Supervisor::spawn(Tunnel& t, const std::string& reason) {
-  if (!online_ && !shutting_down_) {
-    // Nothing could connect: wait for the route instead (set_online).
-    t.backoff_timer.stop();
-    if (t.state != TunnelState::offline)
-      events_.publish(t.spec.id, "offline", offline_why_ + "; waiting for the route",
-                      {{"reason", offline_why_}, {"action", cfg_.network.offline_action}});
-    enter(t, TunnelState::offline);
-    return;
-  }
   bool first = !t.spawned_once;
   t.spawned_once = true;
   t.http2 = cfg_.cloudflared.protocol == "auto" && quic_fallback_.active(uv_now(loop_));
@@ -244,12 +240,11 @@ void Supervisor::spawn(Tunnel& t, const std::string& reason) {
         &err);
   }
   if (!err.empty()) {
-    // Nothing runs: the same path as a child that died at once.
     log_error("tunnel %s: %s", id.c_str(), err.c_str());
     t.last_error = err;
     t.last_exit = "not started: " + err;
     events_.publish(id, "exited", "not started: " + err, {{"reason", err}});
-    schedule_respawn(t, err);
+    handle(t, lifecycle::Event::spawn_failed, err);
     return;
   }
   t.child = std::move(child);
@@ -267,18 +262,114 @@ void Supervisor::spawn(Tunnel& t, const std::string& reason) {
   }
   log_info("tunnel %s: cloudflared pid %d%s", id.c_str(), pid,
            t.metrics_port ? (", metrics 127.0.0.1:" + std::to_string(t.metrics_port)).c_str() : "");
-  enter(t, TunnelState::starting);
   changed();
 }
 
-// Every state change goes through here, with the timers that belong to the
-// new state: the health timer runs while alive without a connection, the
-// stable timer while running.
-void Supervisor::enter(Tunnel& t, TunnelState s) {
-  t.state = s;
-  bool watched = t.child && t.child->running() &&
-                 (s == TunnelState::starting || s == TunnelState::running || s == TunnelState::degraded);
-  if (watched && t.conns.empty() && cfg_.watchdog.unhealthy_after_s > 0) {
+lifecycle::Facts Supervisor::facts(const Tunnel& t, lifecycle::Event e) const {
+  lifecycle::Facts f;
+  f.online = online_;
+  f.shutting_down = shutting_down_;
+  f.child_alive = t.child && t.child->running();
+  f.connected = !t.conns.empty();
+  f.up = f.connected || !t.url.empty();
+  f.named = t.spec.kind == TunnelKind::named;
+  f.credentials_error = !t.credentials_error.empty();
+  f.token_rejected = t.token_rejected;
+  if (e == lifecycle::Event::exited || e == lifecycle::Event::spawn_failed) {
+    // Asked of a copy: only the table decides whether this exit counts.
+    RestartWindow probe = t.window;
+    const auto& w = cfg_.watchdog;
+    f.restarts_used_up = probe.record(uv_now(loop_), w.max_restarts, static_cast<uint64_t>(w.restart_window_s) * 1000);
+  }
+  const std::string& action = cfg_.network.offline_action;
+  f.offline_action = action == "pause"  ? lifecycle::OfflineAction::pause
+                     : action == "stop" ? lifecycle::OfflineAction::stop
+                                        : lifecycle::OfflineAction::leave;
+  return f;
+}
+
+void Supervisor::handle(Tunnel& t, lifecycle::Event e, const std::string& why) {
+  apply(t, e, lifecycle::next(t.state, e, facts(t, e)), why);
+}
+
+// Carries out one step of the table, in a fixed order. `why` is the
+// reason a spawn, a restart or a failure gives. The tunnel may be gone
+// afterwards (remove is last).
+void Supervisor::apply(Tunnel& t, lifecycle::Event e, const Step& step, const std::string& why) {
+  using namespace lifecycle;
+  const std::string id = t.spec.id;
+  const auto& w = cfg_.watchdog;
+  t.state = step.state;
+  if (step.state == State::restarting) t.restart_reason = why;
+  if (step.state == State::offline_ending) t.restart_reason = "network back";
+  std::string last = why;  // what a failure or a backoff is about
+  if (step.has(kRecordExit)) {
+    t.last_exit = t.ended;
+    log_info("tunnel %s: cloudflared ended (%s)%s", id.c_str(), t.ended.c_str(),
+             visible(t.state) == TunnelState::offline ? " while offline" : "");
+  }
+  if (step.has(kReportCrash)) {
+    // Exit 0 too: cloudflared exits 0 on a misplaced flag, with its usage
+    // text as the only explanation.
+    std::string reason = t.exit_status == 0 && !t.exit_signal && !t.first_lines.empty() ? t.first_lines.front()
+                                                                                        : t.last_error;
+    t.last_exit = t.ended + (reason.empty() ? "" : ": " + reason);
+    log_warn("tunnel %s: cloudflared %s", id.c_str(), t.last_exit.c_str());
+    nlohmann::json fields = {{"reason", reason}};
+    if (t.exit_signal) fields["signal"] = signal_name(t.exit_signal);
+    else fields["status"] = t.exit_status;
+    events_.publish(id, "exited", t.last_exit, fields);
+    last = t.last_exit;
+  }
+  if (step.has(kCountRestart))
+    t.window.record(uv_now(loop_), w.max_restarts, static_cast<uint64_t>(w.restart_window_s) * 1000);
+  if (step.has(kFailRestarts))
+    give_up(t, "gave up after " + std::to_string(w.max_restarts) + " restarts within " +
+                   std::to_string(w.restart_window_s) + "s (last: " + last + ")");
+  if (step.has(kFailCredentials)) give_up(t, bad_credentials(t.credentials_error, id));
+  if (step.has(kResetAttempts)) t.attempt = 0;
+  bool alive = t.child && t.child->running();
+  if (step.has(kTerminate)) terminate(t);
+  if (step.has(kKill) && alive) t.child->signal_group(SIGKILL);
+  if (step.has(kPause) && alive) {
+    if (!t.paused) t.child->signal_group(SIGSTOP);
+    t.paused = true;
+  }
+  if (step.has(kResume) && alive) {
+    if (t.paused) t.child->signal_group(SIGCONT);
+    t.paused = false;
+  }
+  if (step.has(kCancelBackoff)) t.backoff_timer.stop();
+  if (step.has(kArmBackoff)) arm_backoff(t, last);
+  if (step.has(kAnnounceOffline)) announce_offline(t, e, step);
+  if (step.has(kAnnounceOnline)) events_.publish(id, "online", "network back", {});
+  if (step.has(kSpawn)) spawn(t, e == lifecycle::Event::exited || e == lifecycle::Event::backoff_due ? t.restart_reason : why);
+  if (step.has(kAwaitReconnect)) await_reconnect(t);
+  if (step.has(kNotifyConnected))
+    events_.publish(id, "connected", "connIndex " + std::to_string(t.conn_index), {{"conn_index", t.conn_index}});
+  if (step.has(kNotifyDisconnected))
+    events_.publish(id, "disconnected", "no registered connection", {{"conn_index", t.conn_index}});
+  if (step.has(kAnswerUrl)) {
+    Reply r = Reply::Ok(id + " " + t.url);
+    r.data["url"] = t.url;
+    answer_waiters(t, r);
+  }
+  if (step.has(kAnswerUp)) answer_waiters(t, up_reply(t));
+  sync_timers(t);
+  if (step.has(kCheckShutdown)) check_shutdown_done();
+  if (step.has(kRemove))
+    remove(id, e == lifecycle::Event::exited                  ? t.ended
+               : step.state == State::failed ? "was failed"
+                                             : "was waiting to respawn");
+}
+
+// The timers that belong to the state: the health timer runs while a live
+// child has no connection, the stable timer while running; the others end
+// with the states they serve.
+void Supervisor::sync_timers(Tunnel& t) {
+  using namespace lifecycle;
+  bool alive = t.child && t.child->running();
+  if (health_watched(t.state) && alive && t.conns.empty() && cfg_.watchdog.unhealthy_after_s > 0) {
     if (!t.health_timer.active()) {
       std::string id = t.spec.id;
       t.health_timer.start(static_cast<uint64_t>(cfg_.watchdog.unhealthy_after_s) * 1000, [this, id] {
@@ -289,7 +380,7 @@ void Supervisor::enter(Tunnel& t, TunnelState s) {
   } else {
     t.health_timer.stop();
   }
-  if (s == TunnelState::running) {
+  if (stable_watched(t.state)) {
     if (!t.stable_timer.active()) {
       std::string id = t.spec.id;
       t.stable_timer.start(static_cast<uint64_t>(cfg_.watchdog.stable_after_s) * 1000, [this, id] {
@@ -302,11 +393,62 @@ void Supervisor::enter(Tunnel& t, TunnelState s) {
   } else {
     t.stable_timer.stop();
   }
-  if (s != TunnelState::backoff) t.backoff_timer.stop();
-  if (s != TunnelState::stopping && s != TunnelState::offline) t.kill_timer.stop();
-  if (s != TunnelState::offline && s != TunnelState::starting && s != TunnelState::running &&
-      s != TunnelState::degraded)
-    t.grace_timer.stop();
+  if (t.state != State::backoff) t.backoff_timer.stop();
+  if (!kill_allowed(t.state)) t.kill_timer.stop();
+  if (!reconnect_allowed(t.state)) t.grace_timer.stop();
+}
+
+void Supervisor::arm_backoff(Tunnel& t, const std::string& reason) {
+  const auto& w = cfg_.watchdog;
+  ++t.attempt;
+  std::uniform_real_distribution<double> unit(0.0, 1.0);
+  uint64_t delay = backoff_delay_ms(t.attempt, static_cast<uint64_t>(w.backoff_initial_ms),
+                                    static_cast<uint64_t>(w.backoff_max_ms), unit(rng_));
+  events_.publish(t.spec.id, "backoff", "respawn in " + seconds_text(delay),
+                  {{"delay_ms", delay}, {"attempt", t.attempt}, {"reason", reason}});
+  std::string id = t.spec.id;
+  t.restart_reason = "after " + reason;
+  // The loop's clock was read before this exit was processed; without an
+  // update the respawn could come sooner than `delay` after the exit event.
+  uv_update_time(loop_);
+  t.backoff_timer.start(delay, [this, id] {
+    auto it = tunnels_.find(id);
+    if (it != tunnels_.end()) handle(*it->second, lifecycle::Event::backoff_due, it->second->restart_reason);
+  });
+}
+
+// Offline: what became of the child is in the event. The registered
+// connections are kept (and shown as 0): a short outage may leave them
+// alive, and the child's `Unregistered` after it resumes says otherwise.
+void Supervisor::announce_offline(Tunnel& t, lifecycle::Event e, const Step& step) {
+  const std::string& action = cfg_.network.offline_action;
+  std::string detail = offline_why_;
+  if (e != lifecycle::Event::network_lost) {
+    detail += "; waiting for the route";
+  } else {
+    t.spin_timer.stop();
+    t.awaiting = false;
+    t.spinning.clear();
+    if (step.has(lifecycle::kPause) && t.child) detail += "; cloudflared pid " + std::to_string(t.child->pid()) + " paused";
+    if (step.has(lifecycle::kTerminate)) detail += "; cloudflared stopped";
+  }
+  events_.publish(t.spec.id, "offline", detail, {{"reason", offline_why_}, {"action", action}});
+}
+
+// cloudflared's own re-dial after an outage waits a random 0-20 s (or
+// more): a tunnel not registered in reconnect_grace_s gets a new process.
+void Supervisor::await_reconnect(Tunnel& t) {
+  t.spin.rearm();
+  t.awaiting = true;
+  std::string id = t.spec.id;
+  t.grace_timer.start(static_cast<uint64_t>(cfg_.network.reconnect_grace_s) * 1000, [this, id] {
+    auto it = tunnels_.find(id);
+    if (it == tunnels_.end() || !it->second->awaiting) return;
+    it->second->awaiting = false;
+    if (!it->second->conns.empty()) return;  // its connection lived through the outage
+    restart_now(*it->second, "not registered " + std::to_string(cfg_.network.reconnect_grace_s) +
+                                  "s after the network came back");
+  });
 }
 
 void Supervisor::on_line(Tunnel& t, std::string_view raw) {
@@ -316,10 +458,10 @@ void Supervisor::on_line(Tunnel& t, std::string_view raw) {
   LineInfo info = scan_line(line);
   if (info.is_error()) t.last_error = cut(std::string(info.message));
   const std::string& id = t.spec.id;
-  bool live = t.state != TunnelState::stopping;
-  if (live && t.child) {
+  auto ending = [&t] { return lifecycle::visible(t.state) == TunnelState::stopping; };
+  if (!ending() && t.child) {
     watch_line(t, info, line);
-    if (!t.child || t.state == TunnelState::stopping) return;  // restarted or paused for good
+    if (!t.child || ending()) return;  // restarted or paused for good
   }
   switch (info.kind) {
     case LineInfo::Kind::url:
@@ -327,18 +469,13 @@ void Supervisor::on_line(Tunnel& t, std::string_view raw) {
       t.url = info.url;
       ++t.url_changes;
       events_.publish(id, "url", t.url, {{"url", t.url}});
-      if (!live) break;
-      if (t.state == TunnelState::starting) enter(t, TunnelState::running);
-      answer_waiters(t, [&] {
-        Reply r = Reply::Ok(id + " " + t.url);
-        r.data["url"] = t.url;
-        return r;
-      }());
+      handle(t, lifecycle::Event::url, "");
       break;
     case LineInfo::Kind::registered: {
       bool first = t.conns.empty();
       if (std::find(t.conns.begin(), t.conns.end(), info.conn_index) == t.conns.end())
         t.conns.push_back(info.conn_index);
+      t.conn_index = info.conn_index;
       t.credentials_error.clear();
       t.clock_error = false;
       t.quic.connected();
@@ -346,21 +483,15 @@ void Supervisor::on_line(Tunnel& t, std::string_view raw) {
         t.awaiting = false;
         t.grace_timer.stop();
       }
-      if (!first || !live || t.state == TunnelState::offline) break;
-      events_.publish(id, "connected", "connIndex " + std::to_string(info.conn_index),
-                      {{"conn_index", info.conn_index}});
-      enter(t, TunnelState::running);
-      if (t.spec.kind == TunnelKind::named) answer_waiters(t, up_reply(t));
+      if (first) handle(t, lifecycle::Event::registered, "");
       break;
     }
     case LineInfo::Kind::unregistered: {
       auto c = std::find(t.conns.begin(), t.conns.end(), info.conn_index);
       if (c == t.conns.end()) break;
       t.conns.erase(c);
-      if (!t.conns.empty() || !live || t.state == TunnelState::offline) break;
-      events_.publish(id, "disconnected", "no registered connection", {{"conn_index", info.conn_index}});
-      if (t.state == TunnelState::running) enter(t, TunnelState::degraded);
-      else enter(t, t.state);  // arms the health timer
+      t.conn_index = info.conn_index;
+      if (t.conns.empty()) handle(t, lifecycle::Event::unregistered, "");
       break;
     }
     case LineInfo::Kind::unauthorized:
@@ -371,7 +502,7 @@ void Supervisor::on_line(Tunnel& t, std::string_view raw) {
       events_.publish(id, "credentials", "bad credentials: " + t.credentials_error, {{"error", t.credentials_error}});
       break;
     case LineInfo::Kind::shutdown:
-      if (live) log_warn("tunnel %s: cloudflared is shutting down on its own (signal from elsewhere?)", id.c_str());
+      if (!ending()) log_warn("tunnel %s: cloudflared is shutting down on its own (signal from elsewhere?)", id.c_str());
       break;
     case LineInfo::Kind::dial_failed:
     case LineInfo::Kind::conn_failed:
@@ -384,14 +515,14 @@ void Supervisor::on_line(Tunnel& t, std::string_view raw) {
   // the same process, so it gets reconnect_grace_s first.
   bool failure = info.kind == LineInfo::Kind::dial_failed || info.kind == LineInfo::Kind::conn_failed ||
                  info.kind == LineInfo::Kind::unregistered;
-  if (failure && t.awaiting && t.spec.kind == TunnelKind::named && t.conns.empty() && t.child && live &&
-      t.state != TunnelState::offline)
+  if (failure && t.awaiting && t.spec.kind == TunnelKind::named && t.conns.empty() && t.child)
     restart_now(t, "lost its connection while the network was away");
 }
 
 void Supervisor::on_exit(Tunnel& t, int64_t status, int term_signal) {
-  std::string id = t.spec.id;
-  std::string what = exit_text(status, term_signal);
+  t.ended = exit_text(status, term_signal);
+  t.exit_status = status;
+  t.exit_signal = term_signal;
   t.child.reset();
   t.conns.clear();
   t.url.clear();  // a quick tunnel's URL dies with its child
@@ -403,80 +534,7 @@ void Supervisor::on_exit(Tunnel& t, int64_t status, int term_signal) {
   t.paused = false;
   t.awaiting = false;
   t.spinning.clear();
-
-  switch (t.after_exit) {
-    case Tunnel::After::offline:
-      t.after_exit = Tunnel::After::backoff;
-      t.last_exit = what;
-      log_info("tunnel %s: cloudflared stopped while offline (%s)", id.c_str(), what.c_str());
-      if (online_) spawn(t, "network back");
-      else enter(t, TunnelState::offline);
-      return;
-    case Tunnel::After::remove:
-      t.last_exit = what;
-      remove(id, what);
-      return;
-    case Tunnel::After::keep:
-      log_info("tunnel %s: cloudflared stopped (%s)", id.c_str(), what.c_str());
-      if (t.state != TunnelState::failed) t.last_exit = what;
-      check_shutdown_done();
-      return;
-    case Tunnel::After::respawn:
-      t.last_exit = what;
-      t.after_exit = Tunnel::After::backoff;
-      spawn(t, t.restart_reason);
-      return;
-    case Tunnel::After::backoff:
-      break;
-  }
-  if (!online_) {
-    // Offline, an exit is no crash: nothing is counted, nothing respawns
-    // until the route is back.
-    t.last_exit = what;
-    log_info("tunnel %s: cloudflared ended while offline (%s)", id.c_str(), what.c_str());
-    enter(t, TunnelState::offline);
-    return;
-  }
-  // Unexpected. Exit 0 too: cloudflared exits 0 on a misplaced flag, with
-  // its usage text as the only explanation.
-  std::string reason = status == 0 && !term_signal && !t.first_lines.empty() ? t.first_lines.front()
-                                                                              : t.last_error;
-  t.last_exit = what + (reason.empty() ? "" : ": " + reason);
-  log_warn("tunnel %s: cloudflared %s", id.c_str(), t.last_exit.c_str());
-  nlohmann::json fields = {{"reason", reason}};
-  if (term_signal) fields["signal"] = signal_name(term_signal);
-  else fields["status"] = status;
-  events_.publish(id, "exited", t.last_exit, fields);
-  if (t.token_rejected) {
-    give_up(t, bad_credentials(t.credentials_error, id));
-    return;
-  }
-  schedule_respawn(t, t.last_exit);
-}
-
-void Supervisor::schedule_respawn(Tunnel& t, const std::string& reason) {
-  const auto& w = cfg_.watchdog;
-  if (t.window.record(uv_now(loop_), w.max_restarts, static_cast<uint64_t>(w.restart_window_s) * 1000)) {
-    give_up(t, "gave up after " + std::to_string(w.max_restarts) + " restarts within " +
-                   std::to_string(w.restart_window_s) + "s (last: " + reason + ")");
-    return;
-  }
-  ++t.attempt;
-  std::uniform_real_distribution<double> unit(0.0, 1.0);
-  uint64_t delay = backoff_delay_ms(t.attempt, static_cast<uint64_t>(w.backoff_initial_ms),
-                                    static_cast<uint64_t>(w.backoff_max_ms), unit(rng_));
-  enter(t, TunnelState::backoff);
-  events_.publish(t.spec.id, "backoff", "respawn in " + seconds_text(delay),
-                  {{"delay_ms", delay}, {"attempt", t.attempt}, {"reason", reason}});
-  std::string id = t.spec.id;
-  t.restart_reason = reason;
-  // The loop's clock was read before this exit was processed; without an
-  // update the respawn could come sooner than `delay` after the exit event.
-  uv_update_time(loop_);
-  t.backoff_timer.start(delay, [this, id] {
-    auto it = tunnels_.find(id);
-    if (it != tunnels_.end()) spawn(*it->second, "after " + it->second->restart_reason);
-  });
+  handle(t, lifecycle::Event::exited, t.restart_reason);
 }
 
 // ---- Network-aware healing ---------------------------------------------
@@ -493,98 +551,21 @@ void Supervisor::set_online(bool online, const std::string& why) {
   std::vector<std::string> all = ids();
   for (const auto& id : all) {
     auto it = tunnels_.find(id);
-    if (it == tunnels_.end()) continue;
-    if (online) come_back(*it->second);
-    else go_offline(*it->second);
+    if (it != tunnels_.end()) handle(*it->second, online ? lifecycle::Event::network_back : lifecycle::Event::network_lost, "network back");
   }
   changed();
-}
-
-void Supervisor::go_offline(Tunnel& t) {
-  if (t.state == TunnelState::stopping || t.state == TunnelState::failed || t.state == TunnelState::offline) return;
-  const std::string& action = cfg_.network.offline_action;
-  t.backoff_timer.stop();
-  t.grace_timer.stop();
-  t.spin_timer.stop();
-  t.awaiting = false;
-  t.spinning.clear();
-  // The registered connections are kept (and shown as 0): a short outage
-  // may leave them alive, and the child's `Unregistered` after it resumes
-  // says otherwise.
-  std::string detail = offline_why_;
-  bool alive = t.child && t.child->running();
-  enter(t, TunnelState::offline);
-  if (alive && action == "pause") {
-    if (!t.paused) t.child->signal_group(SIGSTOP);
-    t.paused = true;
-    detail += "; cloudflared pid " + std::to_string(t.child->pid()) + " paused";
-  } else if (alive && action == "stop") {
-    t.after_exit = Tunnel::After::offline;
-    terminate(t);
-    detail += "; cloudflared stopped";
-  } else if (alive && t.paused) {
-    t.child->signal_group(SIGCONT);  // paused for spinning; `none` leaves it running
-    t.paused = false;
-  }
-  events_.publish(t.spec.id, "offline", detail, {{"reason", offline_why_}, {"action", action}});
-}
-
-void Supervisor::come_back(Tunnel& t) {
-  if (t.state != TunnelState::offline) return;
-  events_.publish(t.spec.id, "online", "network back", {});
-  t.attempt = 0;  // the failures were the network's, not the child's
-  if (!t.child) {
-    spawn(t, "network back");
-    return;
-  }
-  if (t.after_exit == Tunnel::After::offline) {
-    // offline_action = stop, and the child has not ended yet.
-    t.after_exit = Tunnel::After::respawn;
-    t.restart_reason = "network back";
-    enter(t, TunnelState::stopping);
-    return;
-  }
-  if (t.paused) t.child->signal_group(SIGCONT);
-  t.paused = false;
-  t.spin.rearm();
-  enter(t, t.url.empty() && t.conns.empty() ? TunnelState::starting : TunnelState::running);
-  // cloudflared's own re-dial after an outage waits a random 0-20 s (or
-  // more): a tunnel not registered in reconnect_grace_s gets a new process.
-  t.awaiting = true;
-  std::string id = t.spec.id;
-  t.grace_timer.start(static_cast<uint64_t>(cfg_.network.reconnect_grace_s) * 1000, [this, id] {
-    auto it = tunnels_.find(id);
-    if (it == tunnels_.end() || !it->second->awaiting) return;
-    it->second->awaiting = false;
-    if (!it->second->conns.empty()) return;  // its connection lived through the outage
-    restart_now(*it->second, "not registered " + std::to_string(cfg_.network.reconnect_grace_s) +
-                                  "s after the network came back");
-  });
 }
 
 // A new child at once, backoff or not. A child without a registered
 // connection has nothing to unregister (and cloudflared in its re-dial
 // backoff waits out its whole grace period on SIGTERM): SIGKILL.
 void Supervisor::restart_now(Tunnel& t, const std::string& reason) {
+  if (!lifecycle::healable(t.state)) return;
   t.awaiting = false;
   t.grace_timer.stop();
   t.spin_timer.stop();
-  t.attempt = 0;
   log_info("tunnel %s: restarting now: %s", t.spec.id.c_str(), reason.c_str());
-  if (!t.child || !t.child->running()) {
-    t.after_exit = Tunnel::After::backoff;
-    spawn(t, reason);
-    return;
-  }
-  t.after_exit = Tunnel::After::respawn;
-  t.restart_reason = reason;
-  bool connected = !t.conns.empty();
-  enter(t, TunnelState::stopping);
-  if (connected) {
-    terminate(t);
-  } else {
-    t.child->signal_group(SIGKILL);
-  }
+  handle(t, lifecycle::Event::heal, reason);
 }
 
 // Paused for the current backoff delay, then resumed; logged once per
@@ -609,7 +590,7 @@ void Supervisor::spin_pause(Tunnel& t, bool first) {
     auto it = tunnels_.find(id);
     if (it == tunnels_.end()) return;
     Tunnel& t = *it->second;
-    if (!t.child || !t.paused || t.state == TunnelState::offline) return;
+    if (!t.child || !t.paused || lifecycle::visible(t.state) == TunnelState::offline) return;
     t.child->signal_group(SIGCONT);
     t.paused = false;
     t.spinning = "resumed after a pause (" + std::to_string(t.spin.rate()) + " error lines/s before)";
@@ -629,9 +610,7 @@ void Supervisor::quic_blocked(Tunnel& t) {
     auto it = tunnels_.find(id);
     if (it == tunnels_.end()) continue;
     Tunnel& o = *it->second;
-    bool waiting = o.state == TunnelState::starting || o.state == TunnelState::degraded ||
-                   (o.state == TunnelState::running && o.conns.empty()) || o.state == TunnelState::backoff;
-    if (!waiting || o.http2) continue;
+    if (!lifecycle::waiting_for_edge(o.state, !o.conns.empty()) || o.http2) continue;
     events_.publish(id, "protocol", "http2 (quic blocked)", {{"protocol", "http2"}, {"reason", "quic blocked"}});
     restart_now(o, "QUIC blocked, switching to HTTP/2");
   }
@@ -663,8 +642,7 @@ void Supervisor::clock_stepped() {
     auto it = tunnels_.find(id);
     if (it == tunnels_.end()) continue;
     Tunnel& t = *it->second;
-    if (t.state == TunnelState::stopping || t.state == TunnelState::failed || t.state == TunnelState::offline)
-      continue;
+    if (!lifecycle::healable(t.state)) continue;
     bool alive = t.child && t.child->running();
     clockpolicy::Action a = clockpolicy::on_step(t.clock_error, alive, !t.conns.empty());
     t.clock_error = false;
@@ -676,7 +654,6 @@ void Supervisor::clock_stepped() {
 
 void Supervisor::give_up(Tunnel& t, const std::string& why) {
   log_error("tunnel %s: %s", t.spec.id.c_str(), why.c_str());
-  enter(t, TunnelState::failed);
   t.last_exit = why;
   events_.publish(t.spec.id, "failed", why, {{"reason", why}});
   answer_waiters(t, Reply::Err("failed", "tunnel " + t.spec.id + " " + why));
@@ -684,25 +661,17 @@ void Supervisor::give_up(Tunnel& t, const std::string& why) {
 
 // No registered connection for unhealthy_after_s: a fresh process resets
 // cloudflared's own backoff, which can leave it idle for minutes after the
-// network comes back (docs/cloudflared.md §10). Bad credentials do not get better by
-// restarting, so such a tunnel is reported and left alone instead.
+// network comes back (docs/cloudflared.md §10). Bad credentials do not get
+// better by restarting, so such a tunnel is reported and left alone instead
+// (the table's choice).
 void Supervisor::unhealthy(Tunnel& t) {
   std::string why = "no registered connection for " + std::to_string(cfg_.watchdog.unhealthy_after_s) + "s";
-  if (!t.credentials_error.empty()) {
-    t.after_exit = Tunnel::After::keep;
-    give_up(t, bad_credentials(t.credentials_error, t.spec.id));
-    terminate(t);
-    return;
-  }
-  log_warn("tunnel %s: unhealthy, %s; restarting it", t.spec.id.c_str(), why.c_str());
-  t.after_exit = Tunnel::After::respawn;
-  t.restart_reason = "unhealthy: " + why;
-  enter(t, TunnelState::stopping);
-  terminate(t);
+  if (t.credentials_error.empty()) log_warn("tunnel %s: unhealthy, %s; restarting it", t.spec.id.c_str(), why.c_str());
+  handle(t, lifecycle::Event::unhealthy, "unhealthy: " + why);
 }
 
 // SIGTERM (and SIGCONT, in case it was stopped) to the whole group; SIGKILL
-// after the grace period. What happens next is decided by on_exit().
+// after the grace period. What the exit means is the state's (on_exit()).
 void Supervisor::terminate(Tunnel& t) {
   if (!t.child || !t.child->running() || t.kill_timer.active()) return;
   t.child->signal_group(SIGTERM);
@@ -722,16 +691,9 @@ void Supervisor::stop(const std::string& id, ReplyFn done) {
     done(no_such_tunnel(id));
     return;
   }
-  Tunnel& t = *it->second;
-  t.stop_waiters.push_back(std::move(done));
-  t.after_exit = Tunnel::After::remove;
-  if (t.child && t.child->running()) {
-    enter(t, TunnelState::stopping);
-    terminate(t);
-    changed();
-    return;
-  }
-  remove(id, t.state == TunnelState::failed ? "was failed" : "was waiting to respawn");
+  it->second->stop_waiters.push_back(std::move(done));
+  handle(*it->second, lifecycle::Event::stop, "");
+  if (exists(id)) changed();
 }
 
 void Supervisor::remove(const std::string& id, const std::string& detail) {
@@ -755,25 +717,19 @@ void Supervisor::restart(const std::string& id, ReplyFn done, const TunnelSpec* 
     return;
   }
   Tunnel& t = *it->second;
-  if (new_spec) t.spec = *new_spec;
-  if (t.after_exit == Tunnel::After::remove) {
+  Step step = lifecycle::next(t.state, lifecycle::Event::restart, facts(t, lifecycle::Event::restart));
+  if (step.has(lifecycle::kReplyBusy)) {
     done(Reply::Err("busy", "tunnel " + id + " is being stopped"));
     return;
   }
-  t.attempt = 0;
-  if (t.child && t.child->running()) {
+  if (new_spec) t.spec = *new_spec;
+  if (step.state == State::restarting) {
     // The reply is about the new child: the old URL and connections die
     // with the old one.
     t.url.clear();
     t.conns.clear();
-    t.after_exit = Tunnel::After::respawn;
-    t.restart_reason = "restart requested";
-    enter(t, TunnelState::stopping);
-    terminate(t);
-  } else {
-    t.after_exit = Tunnel::After::backoff;
-    spawn(t, "restart requested");
   }
+  apply(t, lifecycle::Event::restart, step, "restart requested");
   auto again = tunnels_.find(id);
   if (again != tunnels_.end()) wait_for_url(*again->second, std::move(done));
 }
@@ -796,15 +752,12 @@ void Supervisor::killall(ReplyFn done) {
 void Supervisor::shutdown(std::function<void()> done) {
   shutting_down_ = true;
   shutdown_done_ = std::move(done);
-  for (auto& kv : tunnels_) {
-    Tunnel& t = *kv.second;
-    answer_waiters(t, Reply::Err("shutdown", "the agent is shutting down"));
-    t.backoff_timer.stop();
-    if (t.after_exit != Tunnel::After::remove) t.after_exit = Tunnel::After::keep;
-    if (t.child && t.child->running()) {
-      if (t.state != TunnelState::failed) enter(t, TunnelState::stopping);
-      terminate(t);
-    }
+  std::vector<std::string> all = ids();
+  for (const auto& id : all) {
+    auto it = tunnels_.find(id);
+    if (it == tunnels_.end()) continue;
+    answer_waiters(*it->second, Reply::Err("shutdown", "the agent is shutting down"));
+    handle(*it->second, lifecycle::Event::shutdown, "");
   }
   check_shutdown_done();
 }
@@ -828,7 +781,7 @@ void Supervisor::for_each(const RecordFn& fn) const {
     const Tunnel& t = *kv.second;
     // A dead child's pid stays: its start time tells it from a reuse, and
     // not writing the exit saves the flash one write per crash.
-    fn(t.spec, t.after_exit != Tunnel::After::remove, t.pid, t.start_ticks);
+    fn(t.spec, t.state != State::stopping, t.pid, t.start_ticks);
   }
 }
 
@@ -857,7 +810,7 @@ TunnelInfo Supervisor::snapshot(const Tunnel& t) const {
   TunnelInfo i;
   i.id = t.spec.id;
   i.kind = t.spec.kind;
-  i.state = state_name(t.state);
+  i.state = state_name(lifecycle::visible(t.state));
   i.url = public_url(t);
   i.pid = t.child ? t.child->pid() : 0;
   i.uptime_s = t.child ? static_cast<int64_t>((uv_now(loop_) - t.started_ms) / 1000) : -1;
@@ -872,7 +825,7 @@ TunnelInfo Supervisor::snapshot(const Tunnel& t) const {
   i.origin = t.spec.section.empty() ? "runtime" : "config";
   i.protocol = t.http2 ? "http2" : cfg_.cloudflared.protocol;
   i.quic_blocked = t.http2;
-  if (t.state == TunnelState::offline) {
+  if (lifecycle::visible(t.state) == TunnelState::offline) {
     i.network = "offline (" + offline_why_ + ")";
     if (t.paused) i.network += ", cloudflared paused";
     else if (!t.child) i.network += ", waiting for the route";

@@ -1,16 +1,8 @@
-// The supervisor owns the tunnels and their children. Every state change of
-// a tunnel goes through this file (in the manner of s6): spawn, output,
-// exit, and the timers for backoff, health, stability and the kill after the
-// grace period.
-//
-//   starting --url/connection--> running <--> degraded (no connection)
-//      |                            |             |
-//      +------ unexpected exit -----+-------------+--> backoff --timer--> starting
-//      |                                                  |
-//      +-- stop --> stopping --exit--> (gone)             +--> failed (max_restarts)
-//
-//   any of starting, running, degraded, backoff --no route--> offline
-//   offline --route back--> starting/running (child resumed) or a spawn
+// The supervisor owns the tunnels and their children, and does the I/O of
+// their lifecycle: it turns spawns, output lines, exits, timers and verbs
+// into events for the table in lifecycle.hpp, which chooses every next state
+// and what to do (the diagram is there), and carries those actions out in
+// one place, apply().
 #pragma once
 
 #include <uv.h>
@@ -23,7 +15,9 @@
 #include <string>
 #include <vector>
 
+#include "backoff.hpp"
 #include "config.hpp"
+#include "lifecycle.hpp"
 #include "linkpolicy.hpp"
 #include "protocol.hpp"
 #include "report.hpp"
@@ -96,14 +90,21 @@ class Supervisor {
  private:
   struct Tunnel;
 
+  // The lifecycle: facts for the table, one step of it, carried out.
+  lifecycle::Facts facts(const Tunnel& t, lifecycle::Event e) const;
+  void handle(Tunnel& t, lifecycle::Event e, const std::string& why);
+  void apply(Tunnel& t, lifecycle::Event e, const lifecycle::Step& step, const std::string& why);
+  void sync_timers(Tunnel& t);
+
   void spawn(Tunnel& t, const std::string& reason);
   void on_line(Tunnel& t, std::string_view line);
   void on_exit(Tunnel& t, int64_t status, int term_signal);
-  void enter(Tunnel& t, TunnelState s);
   void terminate(Tunnel& t);
   void unhealthy(Tunnel& t);
   void give_up(Tunnel& t, const std::string& why);
-  void schedule_respawn(Tunnel& t, const std::string& reason);
+  void arm_backoff(Tunnel& t, const std::string& reason);
+  void announce_offline(Tunnel& t, lifecycle::Event e, const lifecycle::Step& step);
+  void await_reconnect(Tunnel& t);
   void remove(const std::string& id, const std::string& detail);
   void wait_for_url(Tunnel& t, ReplyFn done);
   void answer_waiters(Tunnel& t, const Reply& r);
@@ -113,8 +114,6 @@ class Supervisor {
   std::vector<std::string> command_line(const Tunnel& t, const std::string& exe) const;
   void changed();
   void check_shutdown_done();
-  void go_offline(Tunnel& t);
-  void come_back(Tunnel& t);
   void restart_now(Tunnel& t, const std::string& reason);
   void spin_pause(Tunnel& t, bool first);
   void quic_blocked(Tunnel& t);

@@ -5,7 +5,7 @@
 #include <sstream>
 #include <string>
 
-#include "supervisor.hpp"
+#include "tunnel.hpp"
 
 using namespace tether;
 
