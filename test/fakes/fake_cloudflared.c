@@ -290,7 +290,7 @@ struct knobs {
     const char *crash_message;
     bool no_url, ignore_term, grandchild, grandchild_ignore_term, flood, unauthorized, noise, dial;
     const char *api_error, *grandchild_pidfile, *spawn_log, *counter_file;
-    long long crash_first, flood_lines, heartbeat_ms, retry_ms, grace_ms;
+    long long crash_first, flood_lines, heartbeat_ms, retry_ms, grace_ms, unauth_register_ms;
 };
 static struct knobs K;
 
@@ -323,6 +323,8 @@ static void read_knobs(void)
     K.heartbeat_ms = knob_int("FAKE_CF_HEARTBEAT_MS", 0);
     K.unauthorized = knob_on("FAKE_CF_UNAUTHORIZED");
     K.retry_ms = knob_int("FAKE_CF_RETRY_MS", 1000);
+    /* With FAKE_CF_UNAUTHORIZED: the edge takes the tunnel after all, this long after the start. */
+    K.unauth_register_ms = knob_int("FAKE_CF_UNAUTH_REGISTER_MS", -1);
     K.grace_ms = knob_int("FAKE_CF_GRACE_MS", 0);
     K.spawn_log = knob("FAKE_CF_SPAWN_LOG");
     K.noise = knob_on("FAKE_CF_NOISE");
@@ -2241,6 +2243,8 @@ static void start_server(int64_t now)
     } else if (!is_quick() && K.unauthorized) {
         if (K.register_delay_ms >= 0)
             timer_add(EV_UNAUTH, 0, base);
+        if (K.unauth_register_ms >= 0)
+            timer_add(EV_REGISTER, 0, now + K.unauth_register_ms * NS_PER_MS);
     } else if (K.register_delay_ms >= 0) {
         /* Slots 0 and 1 come up together, then one per stagger step (1 s in the real one). */
         for (int i = 0; i < conns; i++)

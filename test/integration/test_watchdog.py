@@ -1,6 +1,7 @@
 """Self-healing: respawn with backoff, health restarts, give-up, events,
 agent restarts (kill -9 and SIGTERM), reload, autostart, the state file."""
 
+import base64
 import datetime
 import json
 import os
@@ -389,6 +390,53 @@ autostart = true
         self.assertEqual(sorted(t["pid"] for t in a.json("list")["tunnels"]), pids)
         a.write_config(self.BASE)
         self.assertEqual(a.request("reload")[1], "OK reloaded " + a.config_path)
+
+
+class Lifecycle(AgentTest):
+    """Cells of the supervision table (agent/lifecycle.cpp) seen from outside."""
+
+    TUNNEL_ID = "7a1b2c3d-4e5f-4a6b-8c7d-9e0f1a2b3c4d"
+
+    def named_agent(self, hostname, **watchdog):
+        raw = json.dumps({"a": "0123456789abcdef0123456789abcdef", "t": self.TUNNEL_ID,
+                          "s": base64.b64encode(b"s" * 32).decode()}, separators=(",", ":"))
+        self.token = base64.b64encode(raw.encode()).decode()
+        self.base = config(**watchdog)
+        return self.agent(self.tunnel_config(hostname), env={"CAM_TOKEN": self.token})
+
+    def tunnel_config(self, hostname):
+        return self.base + "[tunnel cam]\ntoken_env = CAM_TOKEN\nhostname = %s\n" % hostname
+
+    def test_registered_line_while_failed_does_not_revive_it(self):
+        # Unauthorized until unhealthy_after_s: failed, its child told to
+        # stop. The child ignores SIGTERM and, in its grace period, prints a
+        # Registered line after all: failed is final until `restart`.
+        a = self.named_agent("cam.example.net", unhealthy_after_s=1, stop_grace_s=10)
+        a.knobs(self.TUNNEL_ID, unauthorized=1, retry_ms=200, ignore_term=1, unauth_register_ms=3000)
+        w = Watcher(a)
+        a.ok("start cam nowait")
+        w.until(lambda ev: ev["event"] == "failed")
+        wait_until(lambda: any("Registered tunnel connection" in l for l in a.request("logs cam 50")[0]),
+                   timeout=20, what="the late Registered line")
+        st = a.json("status cam")["tunnel"]
+        self.assertEqual(st["state"], "failed", st)
+        self.assertTrue(st["pid"], st)  # still in its grace period
+
+    def test_restart_of_a_tunnel_being_stopped_keeps_its_spec(self):
+        a = self.named_agent("old.example.net", stop_grace_s=10)
+        a.knobs(self.TUNNEL_ID, ignore_term=1)
+        a.ok("start cam")
+        wait_until(lambda: a.json("status cam")["tunnel"]["connections"] > 0, what="cam connected")
+        c = a.client()
+        c.send("stop cam\n")
+        wait_until(lambda: a.json("status cam")["tunnel"]["state"] == "stopping", what="cam stopping")
+        a.write_config(self.tunnel_config("new.example.net"))
+        self.assertEqual(a.request("reload")[1], "OK reloaded " + a.config_path)
+        wait_until(lambda: "reload restart cam" in a.log(), what="the refused restart in the log")
+        self.assertIn("is being stopped", a.log())
+        st = a.json("status cam")["tunnel"]
+        self.assertEqual(st["state"], "stopping", st)
+        self.assertEqual(st["url"], "https://old.example.net", st)
 
 
 if __name__ == "__main__":
