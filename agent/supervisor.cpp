@@ -299,9 +299,12 @@ void Supervisor::apply(Tunnel& t, lifecycle::Event e, const Step& step, const st
   using namespace lifecycle;
   const std::string id = t.spec.id;
   const auto& w = cfg_.watchdog;
+  const State from = t.state;
   t.state = step.state;
-  if (step.state == State::restarting) t.restart_reason = why;
-  if (step.state == State::offline_ending) t.restart_reason = "network back";
+  // The reason the next spawn gives, chosen when the child's end is decided.
+  if (step.state == State::restarting && (from != State::restarting || e == lifecycle::Event::restart))
+    t.restart_reason = why;
+  if (step.state == State::offline_ending && from != State::offline_ending) t.restart_reason = "network back";
   std::string last = why;  // what a failure or a backoff is about
   if (step.has(kRecordExit)) {
     t.last_exit = t.ended;
@@ -343,7 +346,7 @@ void Supervisor::apply(Tunnel& t, lifecycle::Event e, const Step& step, const st
   if (step.has(kArmBackoff)) arm_backoff(t, last);
   if (step.has(kAnnounceOffline)) announce_offline(t, e, step);
   if (step.has(kAnnounceOnline)) events_.publish(id, "online", "network back", {});
-  if (step.has(kSpawn)) spawn(t, e == lifecycle::Event::exited || e == lifecycle::Event::backoff_due ? t.restart_reason : why);
+  if (step.has(kSpawn)) spawn(t, why);
   if (step.has(kAwaitReconnect)) await_reconnect(t);
   if (step.has(kNotifyConnected))
     events_.publish(id, "connected", "connIndex " + std::to_string(t.conn_index), {{"conn_index", t.conn_index}});
@@ -357,10 +360,12 @@ void Supervisor::apply(Tunnel& t, lifecycle::Event e, const Step& step, const st
   if (step.has(kAnswerUp)) answer_waiters(t, up_reply(t));
   sync_timers(t);
   if (step.has(kCheckShutdown)) check_shutdown_done();
-  if (step.has(kRemove))
-    remove(id, e == lifecycle::Event::exited                  ? t.ended
-               : step.state == State::failed ? "was failed"
-                                             : "was waiting to respawn");
+  if (step.has(kRemove)) {
+    std::string detail = e == lifecycle::Event::exited ? t.ended
+                         : step.state == State::failed ? "was failed"
+                                                       : "was waiting to respawn";
+    remove(id, detail);
+  }
 }
 
 // The timers that belong to the state: the health timer runs while a live
@@ -426,6 +431,7 @@ void Supervisor::announce_offline(Tunnel& t, lifecycle::Event e, const Step& ste
   if (e != lifecycle::Event::network_lost) {
     detail += "; waiting for the route";
   } else {
+    t.grace_timer.stop();
     t.spin_timer.stop();
     t.awaiting = false;
     t.spinning.clear();
