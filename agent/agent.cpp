@@ -190,6 +190,8 @@ void Agent::bring_back(const std::vector<StateRecord>& records) {
       Caller caller = spec.caller;
       spec = spec_for(*t);
       spec.caller = caller;
+    } else {
+      spec.go = cfg_.cloudflared.go;
     }
     if (supervisor_.exists(spec.id)) continue;
     log_info("tunnel %s: restored from the state file", spec.id.c_str());
@@ -246,9 +248,18 @@ TunnelSpec Agent::spec_for(const TunnelConfig& t) const {
     spec.id = std::to_string(t.port);
   } else {
     spec.id = t.name;
-    spec.hostname = t.hostname;
-    spec.token_env = t.token_env;
+    for (const auto& r : t.routes) {
+      if (spec.hostname.empty()) spec.hostname = r.hostname;
+      else spec.more_hostnames.push_back(r.hostname);
+    }
+    if (t.local) {
+      spec.config_file = t.config_file;
+      spec.local_tunnel = t.local_tunnel;
+    } else {
+      spec.token_env = t.token_env;
+    }
   }
+  spec.go = t.go;
   return spec;
 }
 
@@ -264,11 +275,12 @@ bool Agent::tunnel_spec(const std::string& id, TunnelSpec* out, std::string* err
     out->id = id;
     out->kind = TunnelKind::quick;
     out->port = port;
+    out->go = cfg_.cloudflared.go;
     return true;
   }
   if (const TunnelConfig* t = cfg_.find_tunnel(id)) {
     *out = spec_for(*t);
-    if (t->kind == TunnelKind::quick) return true;
+    if (t->kind == TunnelKind::quick || t->local) return true;
     if (lookup_token(t->token_env, cfg_.cloudflare.env_file, err).empty()) {
       *err = "tunnel " + id + ": " + *err;
       return false;
@@ -285,6 +297,7 @@ bool Agent::tunnel_spec(const std::string& id, TunnelSpec* out, std::string* err
   out->kind = TunnelKind::named;
   out->token_env = token_env;
   out->hostname = cfg_.cloudflare.zone.empty() ? "" : id + "." + cfg_.cloudflare.zone;
+  out->go = cfg_.cloudflared.go;
   return true;
 }
 

@@ -5,6 +5,7 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <cerrno>
 #include <csignal>
 #include <cstdlib>
@@ -224,6 +225,11 @@ std::vector<std::string> child_environment(const std::vector<std::string>& extra
     std::string_view entry(*e);
     std::string_view name = entry.substr(0, entry.find('='));
     if (matches(kNever, name) || !(matches(kAllowed, name) || matches(pass, name))) continue;
+    // A variable tether sets itself wins: Go reads the first of two.
+    if (std::any_of(extra.begin(), extra.end(), [&](const std::string& x) {
+          return x.size() > name.size() && x.compare(0, name.size(), name) == 0 && x[name.size()] == '=';
+        }))
+      continue;
     env.emplace_back(entry);
   }
   env.insert(env.end(), extra.begin(), extra.end());

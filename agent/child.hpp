@@ -83,7 +83,8 @@ std::string signal_name(int signum);
 // The environment for children, by allow-list: from the agent's own, only
 // what any program needs (PATH, HOME, locale, TZ, TMPDIR, CA certificates,
 // proxies) and the variables `pass` names ("NAME*": a prefix); then
-// `extra`, which is what tether sets itself (a named child's TUNNEL_TOKEN).
+// `extra`, which is what tether sets itself (a named child's TUNNEL_TOKEN,
+// the Go knobs) and which replaces an inherited variable of the same name.
 // Secrets the agent holds (API, bot and other tunnels' tokens) are thus
 // never inherited; systemd's notify and socket variables and an inherited
 // TUNNEL_TOKEN are dropped even when `pass` names them.

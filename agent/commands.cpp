@@ -176,7 +176,10 @@ void Commands::list(const Request& req, const Caller&, ReplyFn done) {
   } else {
     r.lines.reserve(infos.size() + 1);
     r.lines.push_back(list_header());
-    for (const auto& i : infos) r.lines.push_back(list_line(i));
+    for (const auto& i : infos) {
+      r.lines.push_back(list_line(i));
+      for (auto& more : list_more(i)) r.lines.push_back(std::move(more));
+    }
   }
   done(std::move(r));
 }
@@ -248,7 +251,12 @@ void Commands::provision(const Request& req, const Caller&, ReplyFn done) {
     done(Reply::Err("usage", usage_text + "[tunnel " + name + "] is a quick tunnel"));
     return;
   }
-  std::string service = section ? section->service : "http://localhost:80";
+  if (section && section->local) {
+    done(Reply::Err("usage", usage_text + "[tunnel " + name + "] is locally managed (type = local): its routes "
+                                          "and DNS records are set with cloudflared itself"));
+    return;
+  }
+  std::string service = section && !section->routes.empty() ? section->routes[0].service : "http://localhost:80";
   bool start = false;
   for (size_t i = 1; i < req.args.size(); ++i) {
     const std::string& a = req.args[i];
@@ -273,6 +281,12 @@ void Commands::provision(const Request& req, const Caller&, ReplyFn done) {
 void Commands::deprovision(const Request& req, const Caller&, ReplyFn done) {
   if (!valid_tunnel_name(req.args[0])) {
     done(Reply::Err("usage", "deprovision <name>: '" + printable(req.args[0]) + "' is not a tunnel name"));
+    return;
+  }
+  const TunnelConfig* section = agent_.config().find_tunnel(req.args[0]);
+  if (section && section->local) {
+    done(Reply::Err("usage", "deprovision <name>: [tunnel " + req.args[0] + "] is locally managed (type = local): "
+                             "delete it with 'cloudflared tunnel delete' after removing its section"));
     return;
   }
   agent_.provisioner().deprovision(req.args[0], std::move(done));

@@ -6,6 +6,7 @@
 #include <algorithm>
 #include <cctype>
 #include <cerrno>
+#include <cstdint>
 #include <cstdlib>
 #include <cstring>
 #include <functional>
@@ -14,6 +15,7 @@
 #include <sstream>
 
 #include "atomicfile.hpp"
+#include "localtunnel.hpp"
 
 namespace tether {
 namespace {
@@ -190,11 +192,108 @@ bool in_zone(const std::string& host, const std::string& zone) {
 }
 
 std::string set_hostname(std::string* field, const std::string& v) {
-  if (v.empty()) return "hostname must not be empty";
-  for (char c : v)
-    if (!std::isalnum(static_cast<unsigned char>(c)) && c != '-' && c != '.')
-      return "'" + v + "' is not a host name (letters, digits, '-' and '.')";
+  std::string problem = hostname_problem(v);
+  if (problem.empty()) *field = v;
+  return problem;
+}
+
+// GOMEMLIMIT's syntax (a byte count with an optional B, KiB, MiB, GiB or
+// TiB suffix, or "off"), at least 1 MiB: below that the collector would run
+// all the time.
+std::string set_memory_limit(std::string* field, const std::string& v) {
+  if (v == "off") {
+    *field = v;
+    return "";
+  }
+  size_t digits = 0;
+  while (digits < v.size() && std::isdigit(static_cast<unsigned char>(v[digits]))) ++digits;
+  static const std::map<std::string, unsigned long long> kUnits = {
+      {"", 1}, {"B", 1}, {"KiB", 1ULL << 10}, {"MiB", 1ULL << 20}, {"GiB", 1ULL << 30}, {"TiB", 1ULL << 40}};
+  std::string unit = v.substr(digits);
+  auto u = kUnits.find(unit);
+  if (digits == 0 || digits > 12 || u == kUnits.end())
+    return "'" + v + "' is not a Go memory limit (a number with B, KiB, MiB, GiB or TiB, e.g. 64MiB; or off)";
+  if (std::stoull(v.substr(0, digits)) * u->second < (1ULL << 20))
+    return "'" + v + "' is below 1MiB; the Go collector would never stop (e.g. 64MiB)";
   *field = v;
+  return "";
+}
+
+// GOGC: a percentage of heap growth between collections, or "off".
+std::string set_gc_percent(std::string* field, const std::string& v) {
+  if (v == "off") {
+    *field = v;
+    return "";
+  }
+  int n = 0;
+  std::string problem = set_int(&n, v, 1, 100000, "percent, or off");
+  if (problem.empty()) *field = std::to_string(n);
+  return problem;
+}
+
+// Go's duration for connectTimeout, in whole seconds: "30s", "2m", "1m30s".
+std::string set_seconds(int* field, const std::string& v) {
+  long total = 0, n = -1;
+  std::string seen;
+  for (char c : v) {
+    if (std::isdigit(static_cast<unsigned char>(c))) {
+      n = (n < 0 ? 0 : n) * 10 + (c - '0');
+      if (n > 86400) break;
+      continue;
+    }
+    const std::string order = "hms";
+    size_t at = order.find(c);
+    if (at == std::string::npos || n < 0 || (!seen.empty() && order.find(seen.back()) >= at)) {
+      n = -2;
+      break;
+    }
+    total += n * (c == 'h' ? 3600 : c == 'm' ? 60 : 1);
+    seen += c;
+    n = -1;
+  }
+  if (v.empty() || n != -1 || seen.empty())
+    return "'" + v + "' is not a duration in whole seconds (e.g. 30s, 2m or 1m30s)";
+  if (total < 1 || total > 3600) return "'" + v + "' is out of range (1s to 1h)";
+  *field = static_cast<int>(total);
+  return "";
+}
+
+// What the origin sees as Host: a name (one label will do) with an optional port.
+std::string set_host_header(std::string* field, const std::string& v) {
+  for (char c : v)
+    if (!std::isalnum(static_cast<unsigned char>(c)) && c != '-' && c != '.' && c != ':')
+      return "'" + v + "' is not a host name with an optional port (e.g. localhost:8080)";
+  *field = v;
+  return "";
+}
+
+// One `route = HOST -> SERVICE [option=value ...]` value.
+std::string parse_route(const std::string& v, Route* r) {
+  std::vector<std::string> words;
+  std::istringstream in(v);
+  for (std::string w; in >> w;) words.push_back(w);
+  if (words.size() < 3 || words[1] != "->")
+    return "'" + v + "' is not 'HOST -> SERVICE' (e.g. route = video.example.com -> http://localhost:8080)";
+  std::string problem = hostname_problem(words[0]);
+  if (problem.empty()) problem = service_problem(words[2]);
+  if (!problem.empty()) return problem;
+  r->hostname = words[0];
+  r->service = words[2];
+  std::set<std::string> given;
+  for (size_t i = 3; i < words.size(); ++i) {
+    const std::string& w = words[i];
+    size_t eq = w.find('=');
+    std::string name = w.substr(0, eq), value = eq == std::string::npos ? "" : w.substr(eq + 1);
+    if (eq == std::string::npos || value.empty())
+      return "'" + w + "' is not option=value (noTLSVerify=true, httpHostHeader=NAME, connectTimeout=30s)";
+    if (!given.insert(name).second) return "option '" + name + "' is given twice";
+    if (name == "noTLSVerify") problem = set_bool(&r->origin.no_tls_verify, value);
+    else if (name == "httpHostHeader") problem = set_host_header(&r->origin.http_host_header, value);
+    else if (name == "connectTimeout") problem = set_seconds(&r->origin.connect_timeout_s, value);
+    else
+      return "unknown option '" + name + "' (known: connectTimeout, httpHostHeader, noTLSVerify)";
+    if (!problem.empty()) return name + ": " + problem;
+  }
   return "";
 }
 
@@ -236,6 +335,9 @@ const std::map<std::string, std::map<std::string, Setter>>& section_keys() {
             }},
            {"extra_args", [](Config& c, const std::string& v) { return set_extra_args(&c.cloudflared.extra_args, v); }},
            {"pass_env", [](Config& c, const std::string& v) { return set_pass_env(&c.cloudflared.pass_env, v); }},
+           {"memory_limit", [](Config& c, const std::string& v) { return set_memory_limit(&c.cloudflared.go.memory_limit, v); }},
+           {"max_procs", [](Config& c, const std::string& v) { return set_int(&c.cloudflared.go.max_procs, v, 1, 1024, ""); }},
+           {"gc_percent", [](Config& c, const std::string& v) { return set_gc_percent(&c.cloudflared.go.gc_percent, v); }},
            {"metrics", [](Config& c, const std::string& v) { return set_bool(&c.cloudflared.metrics, v); }},
        }},
       {"watchdog",
@@ -311,18 +413,27 @@ const std::map<std::string, std::map<std::string, Setter>>& section_keys() {
 const std::map<std::string, TunnelSetter>& tunnel_keys() {
   static const std::map<std::string, TunnelSetter> keys = {
       {"type", [](TunnelConfig& t, const std::string& v) -> std::string {
+         t.local = v == "local";
          if (v == "quick") t.kind = TunnelKind::quick;
-         else if (v == "named") t.kind = TunnelKind::named;
-         else return "'" + v + "' is not one of: named, quick";
+         else if (v == "named" || v == "local") t.kind = TunnelKind::named;
+         else return "'" + v + "' is not one of: local, named, quick";
          return "";
        }},
       {"port", [](TunnelConfig& t, const std::string& v) { return set_int(&t.port, v, 1, 65535, ""); }},
-      {"hostname", [](TunnelConfig& t, const std::string& v) { return set_hostname(&t.hostname, v); }},
-      {"service", [](TunnelConfig& t, const std::string& v) -> std::string {
-         std::string problem = service_problem(v);
-         if (problem.empty()) t.service = v;
-         return problem;
+      // hostname, service and route are read into `routes` by check_tunnels
+      // and Parser::on_pair; these only check the value.
+      {"hostname", [](TunnelConfig&, const std::string& v) { return hostname_problem(v); }},
+      {"service", [](TunnelConfig&, const std::string& v) { return service_problem(v); }},
+      {"route", [](TunnelConfig&, const std::string&) { return std::string(); }},
+      {"config", [](TunnelConfig& t, const std::string& v) -> std::string {
+         if (v.empty() || v[0] != '/')
+           return "'" + v + "' is not an absolute path (e.g. /etc/cloudflared/config.yml)";
+         t.config_file = v;
+         return "";
        }},
+      {"memory_limit", [](TunnelConfig& t, const std::string& v) { return set_memory_limit(&t.go.memory_limit, v); }},
+      {"max_procs", [](TunnelConfig& t, const std::string& v) { return set_int(&t.go.max_procs, v, 1, 1024, ""); }},
+      {"gc_percent", [](TunnelConfig& t, const std::string& v) { return set_gc_percent(&t.go.gc_percent, v); }},
       {"token_env", [](TunnelConfig& t, const std::string& v) { return set_env_name(&t.token_env, v, false); }},
       {"autostart", [](TunnelConfig& t, const std::string& v) { return set_bool(&t.autostart, v); }},
       {"adopt", [](TunnelConfig& t, const std::string& v) { return set_bool(&t.adopt, v); }},
@@ -357,7 +468,8 @@ struct Parser {
   std::string file;
   Config* cfg;
   std::vector<ConfigError>* errors;
-  std::map<std::string, int> seen;         // "section\nkey" -> line
+  std::map<std::string, int> seen;         // "section\nkey" -> line (the first, for route)
+  std::map<std::string, std::string> raw;  // "section\nkey" -> value
   std::map<std::string, int> section_line;  // section -> header line
   std::map<std::string, size_t> tunnel_index;
   std::set<std::string> bad_sections;  // keys under them are not reported again
@@ -426,23 +538,33 @@ struct Parser {
       return 1;
     }
     std::string id = section + "\n" + key;
-    if (seen.count(id)) {
+    auto ti = tunnel_index.find(section);
+    // A tunnel's routes are one `route` line each.
+    bool repeatable = key == "route" && ti != tunnel_index.end();
+    if (seen.count(id) && (continuation || !repeatable)) {
       error(line, continuation ? "[" + section + "] " + key +
                                      ": continuation lines are not supported; write the value on one line"
                                : "[" + section + "] duplicate key '" + key + "' (first set at line " +
                                      std::to_string(seen[id]) + ")");
       return 1;
     }
-    seen[id] = line;
+    if (!seen.count(id)) seen[id] = line;
+    raw[id] = value;
     std::string problem;
-    auto ti = tunnel_index.find(section);
     if (ti != tunnel_index.end()) {
       auto k = tunnel_keys().find(key);
       if (k == tunnel_keys().end()) {
         error(line, "unknown key '" + key + "' in [" + section + "] (known: " + key_list(tunnel_keys()) + ")");
         return 1;
       }
-      problem = k->second(cfg->tunnels[ti->second], value);
+      TunnelConfig& t = cfg->tunnels[ti->second];
+      problem = k->second(t, value);
+      if (repeatable) {
+        Route r;
+        r.line = line;
+        problem = parse_route(value, &r);
+        if (problem.empty()) t.routes.push_back(r);
+      }
     } else {
       auto known = section_keys().find(section);
       if (known == section_keys().end()) return 1;  // reported at its header
@@ -463,30 +585,111 @@ struct Parser {
     for (auto& t : cfg->tunnels) {
       std::string where = "[tunnel " + t.name + "]";
       std::string sec = "tunnel " + t.name;
+      auto has = [&](const char* k) { return seen.count(sec + "\n" + k) != 0; };
+      auto at = [&](const char* k) { return seen[sec + "\n" + k]; };
+      auto only = [&](const std::vector<const char*>& keys, const std::string& type) {
+        for (const char* k : keys)
+          if (has(k)) error(at(k), where + ": '" + k + "' only applies to " + type);
+      };
+      resolve_go(t, sec);
       if (t.kind == TunnelKind::quick) {
-        if (!seen.count(sec + "\nport"))
+        if (!has("port"))
           error(t.line, where + ": missing required key 'port' (type = quick exposes a local port)");
         else if (ports.count(t.port))
           error(t.line, where + ": port " + std::to_string(t.port) + " is already used by [tunnel " +
                             ports[t.port] + "]");
         else
           ports[t.port] = t.name;
-        for (const char* k : {"hostname", "token_env", "adopt"})
-          if (seen.count(sec + "\n" + k))
-            error(seen[sec + "\n" + k], where + ": '" + k + "' only applies to type = named");
-      } else {
-        if (seen.count(sec + "\nport"))
-          error(seen[sec + "\nport"], where + ": 'port' only applies to type = quick (named tunnels route by 'service')");
-        if (t.token_env.empty()) t.token_env = default_token_env(t.name);
-        const std::string& zone = cfg->cloudflare.zone;
-        if (seen.count(sec + "\nhostname") && !zone.empty() && !in_zone(t.hostname, zone))
-          error(seen[sec + "\nhostname"], where + ": hostname '" + t.hostname + "' is not inside [cloudflare] zone '" +
-                                             zone + "'; use a name ending in ." + zone);
-        if (t.hostname.empty() && !cfg->cloudflare.zone.empty())
-          t.hostname = t.name + "." + cfg->cloudflare.zone;
-        if (!t.hostname.empty()) t.routes = {Route{t.hostname, t.service, {}, t.line}};
+        only({"hostname", "service", "route", "token_env", "adopt"}, "type = named");
+        only({"config"}, "type = local");
+        t.routes.clear();
+        continue;
+      }
+      if (has("port"))
+        error(at("port"), where + ": 'port' only applies to type = quick (named tunnels route by 'service')");
+      if (t.local) {
+        only({"hostname", "service", "route", "token_env", "adopt"},
+             "type = named (a local tunnel's routes and credentials are in its config.yml)");
+        t.routes.clear();
+        if (!has("config")) {
+          error(t.line, where + ": missing required key 'config' (type = local runs cloudflared with its own "
+                                "config.yml, e.g. config = /etc/cloudflared/config.yml)");
+        } else if (!t.config_file.empty()) {
+          read_local(t, where, at("config"));
+        }
+        for (const auto& a : cfg->cloudflared.extra_args)
+          if (a == "--config" || a.rfind("--config=", 0) == 0)
+            error(at("config"), where + ": [cloudflared] extra_args has '" + a +
+                                    "', which would replace this tunnel's config; remove it from extra_args");
+        continue;
+      }
+      only({"config"}, "type = local");
+      if (t.token_env.empty()) t.token_env = default_token_env(t.name);
+      bool shorthand = has("hostname") || has("service");
+      if (shorthand && has("route")) {
+        int first_short = std::min(has("hostname") ? at("hostname") : INT32_MAX, has("service") ? at("service") : INT32_MAX);
+        bool route_second = at("route") > first_short;
+        error(route_second ? at("route") : first_short,
+              where + ": '" + (route_second ? std::string("route") : has("hostname") && at("hostname") == first_short
+                                                                         ? "hostname" : "service") +
+                  "' cannot be mixed with '" + (route_second ? "hostname'/'service'" : "route'") +
+                  " (line " + std::to_string(route_second ? first_short : at("route")) +
+                  "); write every route as 'route = HOST -> SERVICE'");
+        continue;
+      }
+      const std::string& zone = cfg->cloudflare.zone;
+      if (!has("route")) {
+        // The one-route shorthand.
+        std::string host = has("hostname") ? raw[sec + "\nhostname"] : zone.empty() ? "" : t.name + "." + zone;
+        std::string service = has("service") ? raw[sec + "\nservice"] : "http://localhost:80";
+        if (!host.empty() && hostname_problem(host).empty() && service_problem(service).empty())
+          t.routes = {Route{host, service, {}, has("hostname") ? at("hostname") : t.line}};
+      }
+      if (zone.empty()) continue;
+      for (const auto& r : t.routes)
+        if (!in_zone(r.hostname, zone))
+          error(r.line, where + ": hostname '" + r.hostname + "' is not inside [cloudflare] zone '" + zone +
+                            "'; use a name ending in ." + zone);
+    }
+    check_hostnames_unique();
+  }
+
+  // A hostname has one DNS record and so one tunnel and one route.
+  void check_hostnames_unique() {
+    std::map<std::string, std::pair<std::string, int>> owner;  // lower-case host -> tunnel, line
+    for (const auto& t : cfg->tunnels) {
+      for (const auto& r : t.routes) {
+        auto [it, fresh] = owner.emplace(lower(r.hostname), std::make_pair(t.name, r.line));
+        if (fresh) continue;
+        int line_here = t.local ? seen["tunnel " + t.name + "\nconfig"] : r.line;
+        error(line_here, "[tunnel " + t.name + "]: hostname '" + r.hostname + "' is already routed by [tunnel " +
+                             it->second.first + "] (line " + std::to_string(it->second.second) +
+                             "); a hostname can have only one route");
       }
     }
+  }
+
+  // The section's own Go knobs win over [cloudflared]'s.
+  void resolve_go(TunnelConfig& t, const std::string& sec) {
+    const GoKnobs& all = cfg->cloudflared.go;
+    if (!seen.count(sec + "\nmemory_limit")) t.go.memory_limit = all.memory_limit;
+    if (!seen.count(sec + "\nmax_procs")) t.go.max_procs = all.max_procs;
+    if (!seen.count(sec + "\ngc_percent")) t.go.gc_percent = all.gc_percent;
+  }
+
+  // A local tunnel's config.yml, for its id and hostnames.
+  void read_local(TunnelConfig& t, const std::string& where, int at) {
+    LocalTunnel lt;
+    std::vector<ConfigError> errs;
+    if (!load_local_tunnel(t.config_file, &lt, &errs)) {
+      for (const auto& e : errs)
+        error(at, where + " config: " + e.str());
+      return;
+    }
+    t.local_tunnel = lt.tunnel;
+    t.routes = lt.ingress;
+    // In messages the line of a route of config.yml is meaningless in tether.ini.
+    for (auto& r : t.routes) r.line = at;
   }
 
   void check_cross_keys() {
@@ -594,9 +797,36 @@ std::string default_token_env(std::string_view name) {
 }
 
 bool TunnelConfig::operator==(const TunnelConfig& o) const {
-  return name == o.name && kind == o.kind && port == o.port && hostname == o.hostname &&
-         service == o.service && token_env == o.token_env && autostart == o.autostart && adopt == o.adopt &&
-         routes == o.routes;
+  return name == o.name && kind == o.kind && port == o.port && token_env == o.token_env &&
+         autostart == o.autostart && adopt == o.adopt && routes == o.routes && local == o.local &&
+         config_file == o.config_file && local_tunnel == o.local_tunnel && go == o.go;
+}
+
+std::vector<std::string> go_environment(const GoKnobs& go) {
+  std::vector<std::string> env;
+  if (!go.memory_limit.empty()) env.push_back("GOMEMLIMIT=" + go.memory_limit);
+  if (go.max_procs > 0) env.push_back("GOMAXPROCS=" + std::to_string(go.max_procs));
+  if (!go.gc_percent.empty()) env.push_back("GOGC=" + go.gc_percent);
+  return env;
+}
+
+std::string hostname_problem(std::string_view host) {
+  std::string h(host);
+  if (h.empty()) return "hostname must not be empty";
+  std::string bad = "'" + h + "' is not a host name (labels of letters, digits and '-', separated by '.', e.g. "
+                    "video.example.com)";
+  if (h.size() > 253 || h.find('.') == std::string::npos) return bad;
+  size_t start = 0;
+  while (start <= h.size()) {
+    size_t dot = h.find('.', start);
+    std::string label = h.substr(start, dot == std::string::npos ? std::string::npos : dot - start);
+    if (label.empty() || label.size() > 63 || label.front() == '-' || label.back() == '-') return bad;
+    for (char c : label)
+      if (!std::isalnum(static_cast<unsigned char>(c)) && c != '-') return bad;
+    if (dot == std::string::npos) break;
+    start = dot + 1;
+  }
+  return "";
 }
 
 bool TelegramConfig::operator==(const TelegramConfig& o) const {

@@ -23,6 +23,9 @@ bool valid_tunnel_name(std::string_view name);
 // docs/cloudflare-api.md §8 says: a known scheme and a host, no path;
 // unix:/PATH; or http_status:NNN. Else what is wrong with it.
 std::string service_problem(std::string_view service);
+// "" when `host` is a DNS name cloudflared can route (labels of letters,
+// digits and '-', at least two of them), else what is wrong with it.
+std::string hostname_problem(std::string_view host);
 // CF_TUNNEL_TOKEN_<NAME>: upper case, '-' -> '_'.
 std::string default_token_env(std::string_view name);
 
@@ -51,19 +54,42 @@ struct Route {
   }
 };
 
+// The Go runtime's own limits for a cloudflared child, passed in its
+// environment only when set (README, "Children sized for the board").
+struct GoKnobs {
+  std::string memory_limit;  // GOMEMLIMIT: "64MiB", "off"; empty: unset
+  int max_procs = 0;         // GOMAXPROCS; 0: unset
+  std::string gc_percent;    // GOGC: "50", "off"; empty: unset
+
+  bool operator==(const GoKnobs& o) const {
+    return memory_limit == o.memory_limit && max_procs == o.max_procs && gc_percent == o.gc_percent;
+  }
+  bool operator!=(const GoKnobs& o) const { return !(*this == o); }
+};
+
+// "GOMEMLIMIT=64MiB", ... for the knobs that are set.
+std::vector<std::string> go_environment(const GoKnobs& go);
+
 struct TunnelConfig {
   std::string name;
   TunnelKind kind = TunnelKind::named;
   int port = 0;                 // quick only
-  std::string hostname;         // named; defaults to <name>.<zone>
-  std::string service = "http://localhost:80";
   std::string token_env;        // named; defaults to CF_TUNNEL_TOKEN_<NAME>
   bool autostart = false;
   // named: provision may take over a same-named tunnel tether did not
   // create, replacing its ingress (its other host names stop working).
   bool adopt = false;
-  // named: its ingress, in order; the hostname/service keys make one route.
+  // named: its ingress, in order, from its `route` lines; the
+  // hostname/service keys make one route (the hostname defaults to
+  // <name>.<zone>). Empty when no hostname is known (no zone).
+  // local: the rules with a hostname of its config.yml, for display.
   std::vector<Route> routes;
+  // type = local: a named tunnel created by `cloudflared tunnel create` and
+  // run from its own config.yml, which tether reads but never writes.
+  bool local = false;
+  std::string config_file;      // local: absolute path of its config.yml
+  std::string local_tunnel;     // local: its `tunnel:` (id or name), read from the file
+  GoKnobs go;                   // [cloudflared]'s, with this section's overrides
   int line = 0;                 // of the [tunnel NAME] header, for messages
 
   bool operator==(const TunnelConfig& o) const;
@@ -89,6 +115,7 @@ struct CloudflaredConfig {
   // Variables of the agent's environment children get besides the fixed
   // allow-list (child_environment); "NAME*" matches a prefix.
   std::vector<std::string> pass_env;
+  GoKnobs go;  // for every child; a [tunnel NAME] may override each
 };
 
 struct WatchdogConfig {

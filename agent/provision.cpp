@@ -69,7 +69,7 @@ class Provisioner::Job {
       return;
     }
     const TunnelConfig* section = cfg.find_tunnel(name_);
-    host_ = section && !section->hostname.empty() ? section->hostname : name_ + "." + cfg.cloudflare.zone;
+    host_ = section && !section->routes.empty() ? section->routes[0].hostname : name_ + "." + cfg.cloudflare.zone;
     token_env_ = section ? section->token_env : default_token_env(name_);
     adopt_ = section && section->adopt;
     env_file_ = cfg.cloudflare.env_file;

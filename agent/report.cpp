@@ -13,7 +13,18 @@ void column(std::string* line, const std::string& s, size_t width) {
   line->append(s.size() < width ? width - s.size() : 1, ' ');
 }
 
-const char* kind_name(TunnelKind k) { return k == TunnelKind::quick ? "quick" : "named"; }
+const char* kind_name(const TunnelInfo& t) {
+  return t.kind == TunnelKind::quick ? "quick" : t.config_file.empty() ? "named" : "local";
+}
+
+// list's URL column starts after ID, KIND and STATE.
+constexpr size_t kUrlColumn = 11 + 6 + 9;
+
+std::string join(const std::vector<std::string>& v, const char* sep) {
+  std::string out;
+  for (const auto& s : v) out += (out.empty() ? "" : sep) + s;
+  return out;
+}
 
 }  // namespace
 
@@ -42,7 +53,7 @@ std::string list_line(const TunnelInfo& t) {
   std::string line;
   line.reserve(128);
   column(&line, t.id, 11);
-  column(&line, kind_name(t.kind), 6);
+  column(&line, kind_name(t), 6);
   column(&line, t.state, 9);
   column(&line, or_dash(t.url), 54);
   column(&line, t.pid ? std::to_string(t.pid) : "-", 8);
@@ -51,18 +62,33 @@ std::string list_line(const TunnelInfo& t) {
   return line;
 }
 
+std::vector<std::string> list_more(const TunnelInfo& t) {
+  std::vector<std::string> out;
+  for (size_t i = 1; i < t.hostnames.size(); ++i) out.push_back(std::string(kUrlColumn, ' ') + "https://" + t.hostnames[i]);
+  if (!t.config_file.empty())
+    out.push_back(std::string(kUrlColumn, ' ') + "tunnel " + or_dash(t.local_tunnel) + " from " + t.config_file);
+  return out;
+}
+
 std::vector<std::string> status_lines(const TunnelInfo& t) {
   std::vector<std::string> out = {
       "id: " + t.id,
-      std::string("kind: ") + kind_name(t.kind),
+      std::string("kind: ") + kind_name(t),
       "state: " + t.state,
       "url: " + or_dash(t.url),
+  };
+  if (t.hostnames.size() > 1) out.push_back("hostnames: " + join(t.hostnames, ", "));
+  if (!t.config_file.empty()) {
+    out.push_back("config: " + t.config_file);
+    out.push_back("tunnel: " + or_dash(t.local_tunnel));
+  }
+  out.insert(out.end(), {
       "pid: " + (t.pid ? std::to_string(t.pid) : std::string("-")),
       "uptime: " + format_uptime(t.uptime_s),
       "restarts: " + std::to_string(t.restarts),
       "connections: " + std::to_string(t.connections),
       "origin: " + t.origin,
-  };
+  });
   if (t.metrics_port) out.push_back("metrics: 127.0.0.1:" + std::to_string(t.metrics_port));
   if (!t.protocol.empty()) out.push_back("protocol: " + t.protocol + (t.quic_blocked ? " (quic blocked)" : ""));
   if (!t.network.empty()) out.push_back("network: " + t.network);
@@ -82,7 +108,7 @@ std::vector<std::string> status_lines(const TunnelInfo& t) {
 nlohmann::json info_json(const TunnelInfo& t) {
   nlohmann::json j = {
       {"id", t.id},
-      {"kind", kind_name(t.kind)},
+      {"kind", kind_name(t)},
       {"state", t.state},
       {"url", t.url.empty() ? nlohmann::json(nullptr) : nlohmann::json(t.url)},
       {"pid", t.pid ? nlohmann::json(t.pid) : nlohmann::json(nullptr)},
@@ -93,6 +119,11 @@ nlohmann::json info_json(const TunnelInfo& t) {
       {"url_changes", t.url_changes},
       {"origin", t.origin},
   };
+  if (!t.hostnames.empty()) j["hostnames"] = t.hostnames;
+  if (!t.config_file.empty()) {
+    j["config"] = t.config_file;
+    j["tunnel_id"] = t.local_tunnel;
+  }
   if (t.metrics_port) j["metrics"] = "127.0.0.1:" + std::to_string(t.metrics_port);
   if (!t.protocol.empty()) j["protocol"] = t.protocol;
   if (t.quic_blocked) j["protocol_reason"] = "quic blocked";

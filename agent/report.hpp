@@ -16,6 +16,9 @@ struct TunnelInfo {
   TunnelKind kind = TunnelKind::quick;
   std::string state;
   std::string url;         // public URL, empty until known
+  std::vector<std::string> hostnames;  // named: every route's, in order (url is the first's)
+  std::string config_file;   // type = local: its config.yml
+  std::string local_tunnel;  // type = local: the tunnel that file names
   int pid = 0;             // 0 when no child runs
   int64_t uptime_s = -1;   // of the current child; -1 when none
   int restarts = 0;
@@ -38,6 +41,8 @@ struct TunnelInfo {
 std::string format_uptime(int64_t seconds);
 std::string list_header();
 std::string list_line(const TunnelInfo& t);
+// The lines under list_line: the other hostnames, and a local tunnel's id.
+std::vector<std::string> list_more(const TunnelInfo& t);
 std::vector<std::string> status_lines(const TunnelInfo& t);
 nlohmann::json info_json(const TunnelInfo& t);
 

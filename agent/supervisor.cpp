@@ -9,6 +9,7 @@
 #include "events.hpp"
 #include "log.hpp"
 #include "linkpolicy.hpp"
+#include "localtunnel.hpp"
 #include "logring.hpp"
 #include "scanner.hpp"
 #include "uvpp.hpp"
@@ -36,6 +37,22 @@ std::string seconds_text(uint64_t ms) {
 std::string cut(std::string s) {
   if (s.size() > kMaxReason) s = s.substr(0, kMaxReason) + "...";
   return s;
+}
+
+// A local tunnel's config.yml may have changed since the last spawn: its
+// id and hostnames are read again. "" or the first error, with file:line.
+std::string reread_local(TunnelSpec& spec) {
+  LocalTunnel lt;
+  std::vector<ConfigError> errors;
+  if (!load_local_tunnel(spec.config_file, &lt, &errors)) return errors.front().str();
+  spec.local_tunnel = lt.tunnel;
+  spec.hostname.clear();
+  spec.more_hostnames.clear();
+  for (const auto& r : lt.ingress) {
+    if (spec.hostname.empty()) spec.hostname = r.hostname;
+    else spec.more_hostnames.push_back(r.hostname);
+  }
+  return "";
 }
 
 // Why a tunnel whose token is refused is given up, and how to get it back.
@@ -139,8 +156,12 @@ void Supervisor::start(const TunnelSpec& spec, bool wait, ReplyFn done) {
 // name (no zone, no hostname) is "OK <id> connected" rather than a blank URL.
 Reply Supervisor::up_reply(const Tunnel& t) const {
   std::string url = public_url(t);
-  Reply r = Reply::Ok(t.spec.id + " " + (url.empty() ? "connected" : url));
+  size_t hosts = t.spec.more_hostnames.size() + 1;
+  // Many routes: the first URL and how many there are (see 'status').
+  Reply r = Reply::Ok(t.spec.id + " " + (url.empty() ? "connected" : url) +
+                      (hosts > 1 && !url.empty() ? " (" + std::to_string(hosts) + " routes)" : ""));
   r.data["url"] = url.empty() ? nlohmann::json() : nlohmann::json(url);
+  if (hosts > 1 && !url.empty()) r.data["routes"] = hosts;
   return r;
 }
 
@@ -189,6 +210,7 @@ std::vector<std::string> Supervisor::command_line(const Tunnel& t, const std::st
   else if (cfg_.cloudflared.protocol != "auto") argv.insert(argv.end(), {"--protocol", cfg_.cloudflared.protocol});
   if (t.metrics_port) argv.insert(argv.end(), {"--metrics", "127.0.0.1:" + std::to_string(t.metrics_port)});
   argv.insert(argv.end(), cfg_.cloudflared.extra_args.begin(), cfg_.cloudflared.extra_args.end());
+  if (!t.spec.config_file.empty()) argv.insert(argv.end(), {"--config", t.spec.config_file});
   if (t.spec.kind == TunnelKind::quick)
     argv.insert(argv.end(), {"--url", "http://localhost:" + std::to_string(t.spec.port)});
   else
@@ -216,9 +238,11 @@ void Supervisor::spawn(Tunnel& t, const std::string& reason) {
   t.token_rejected = false;
   std::string exe = find_executable(cfg_.cloudflared.path);
   std::string err;
-  std::vector<std::string> extra_env;
+  std::vector<std::string> extra_env = go_environment(t.spec.go);
   if (exe.empty()) {
     err = "cloudflared not found ('" + cfg_.cloudflared.path + "')";
+  } else if (!t.spec.config_file.empty()) {
+    err = reread_local(t.spec);
   } else if (t.spec.kind == TunnelKind::named) {
     std::string token = tokens_ ? tokens_(t.spec, &err) : "";
     if (!token.empty()) extra_env.push_back("TUNNEL_TOKEN=" + token);
@@ -818,6 +842,12 @@ TunnelInfo Supervisor::snapshot(const Tunnel& t) const {
   i.kind = t.spec.kind;
   i.state = state_name(lifecycle::visible(t.state));
   i.url = public_url(t);
+  if (t.spec.kind == TunnelKind::named && !t.spec.hostname.empty()) {
+    i.hostnames = {t.spec.hostname};
+    i.hostnames.insert(i.hostnames.end(), t.spec.more_hostnames.begin(), t.spec.more_hostnames.end());
+  }
+  i.config_file = t.spec.config_file;
+  i.local_tunnel = t.spec.local_tunnel;
   i.pid = t.child ? t.child->pid() : 0;
   i.uptime_s = t.child ? static_cast<int64_t>((uv_now(loop_) - t.started_ms) / 1000) : -1;
   i.restarts = t.restarts;

@@ -17,7 +17,8 @@ const char* state_name(TunnelState s) {
 
 bool TunnelSpec::operator==(const TunnelSpec& o) const {
   return id == o.id && kind == o.kind && port == o.port && hostname == o.hostname && token_env == o.token_env &&
-         section == o.section;
+         section == o.section && more_hostnames == o.more_hostnames && config_file == o.config_file &&
+         local_tunnel == o.local_tunnel && go == o.go;
 }
 
 }  // namespace tether

@@ -4,6 +4,7 @@
 #pragma once
 
 #include <string>
+#include <vector>
 
 #include "config.hpp"
 #include "protocol.hpp"
@@ -20,8 +21,12 @@ struct TunnelSpec {
   std::string id;          // the port (quick) or the name (named)
   TunnelKind kind = TunnelKind::quick;
   int port = 0;            // quick
-  std::string hostname;    // named, for its URL
+  std::string hostname;    // named, for its URL: its first route's
+  std::vector<std::string> more_hostnames;  // named: its other routes', in order
   std::string token_env;   // named: where its token is found
+  std::string config_file;   // type = local: cloudflared runs from this config.yml
+  std::string local_tunnel;  // type = local: the tunnel the file names, read at each spawn
+  GoKnobs go;              // the child's GOMEMLIMIT, GOMAXPROCS, GOGC
   std::string section;     // the [tunnel NAME] it comes from; empty at runtime
   Caller caller;           // who started it: notices go back there
 

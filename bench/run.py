@@ -18,13 +18,15 @@ this run; nothing is remembered from earlier runs.
 
 --only runs some of the groups: scan, startup, supervision (memory, idle
 system calls, control plane, and the peers' respawn times), respawn,
-provision, flash (what the agent writes to its state directory), network
+provision, routes (children and their memory, one tunnel per service
+against one tunnel with many routes), flash (what the agent writes to its state directory), network
 (bench/network.py; needs root).
 
 Standard library only. Needs supervisord and strace (scripts/deps.sh bench).
 """
 
 import argparse
+import base64
 import concurrent.futures
 import contextlib
 import json
@@ -43,6 +45,7 @@ import sys
 import tempfile
 import threading
 import time
+import uuid
 import xmlrpc.client
 
 SOURCE = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
@@ -142,12 +145,12 @@ def percentile(samples, p):
 # Processes and what the kernel says about them
 
 def smaps(pid):
-    """Private_Dirty and Rss of one process in bytes (children not included)."""
+    """Private_Dirty, Rss and Pss of one process in bytes (children not included)."""
     out = {}
     with open("/proc/%d/smaps_rollup" % pid) as f:
         for line in f:
             key, _, rest = line.partition(":")
-            if key in ("Private_Dirty", "Rss"):
+            if key in ("Private_Dirty", "Rss", "Pss"):
                 out[key] = int(rest.split()[0]) * 1024
     return out
 
@@ -1020,6 +1023,69 @@ def bench_flash(args, report):
                            "nothing, the new pid once"))
 
 
+# The stand-in child's private memory: what cloudflared 2023.7.3 held,
+# connected with its 4 HA connections and idle (README, Children sized for
+# the board).
+CHILD_FOOTPRINT_KB = 14600
+
+
+def tunnel_token():
+    body = {"a": "0123456789abcdef0123456789abcdef", "t": str(uuid.uuid4()),
+            "s": base64.b64encode(os.urandom(32)).decode()}
+    return base64.b64encode(json.dumps(body, separators=(",", ":")).encode()).decode()
+
+
+def children_memory(names, routes_of):
+    """Starts named tunnels (routes_of(name): their route lines) on one agent
+    and returns (children, sum of their Pss in bytes) once all are running."""
+    config = "[cloudflare]\nzone = example.com\n" + "".join(
+        "[tunnel %s]\n%s" % (n, "".join("route = %s\n" % r for r in routes_of(n))) for n in names)
+    env = {"CF_TUNNEL_TOKEN_" + n.upper(): tunnel_token() for n in names}
+    env["FAKE_CF_FOOTPRINT_KB"] = str(CHILD_FOOTPRINT_KB)
+    agent = Agent(ARGS_BUILD[0], config, env).start()
+    try:
+        c = Client(agent.socket, 60)
+        c.send("".join("start %s nowait\n" % n for n in names))
+        for n in names:
+            _, status = c.read_reply(60)
+            if not status.startswith("OK"):
+                raise RuntimeError("start %s: %s" % (n, status))
+        c.close()
+
+        def all_running():
+            lines = [l for l in agent.request("list")[0][1:] if not l.startswith(" ")]
+            return len(lines) == len(names) and all(l.split()[2] == "running" for l in lines)
+        wait_until(all_running, 60, "%d tunnels running" % len(names))
+        settle()
+        pids = fake_children(agent.marker)
+        return len(pids), sum(smaps(p)["Pss"] for p in pids)
+    finally:
+        agent.stop()
+
+
+ARGS_BUILD = []
+
+
+def bench_routes(args, report):
+    """For 1, 3 and 10 services: one tunnel per service against one tunnel
+    with a route per service, counted in children and their memory."""
+    ARGS_BUILD[:] = [args.build]
+    for n in (1, 3, 10):
+        services = ["s%d" % i for i in range(n)]
+        route = lambda s: "%s.example.com -> http://localhost:%d" % (s, 8000 + int(s[1:]))  # noqa: E731
+        apart, apart_bytes = children_memory(services, lambda s: [route(s)])
+        together, together_bytes = children_memory(["all"], lambda _: [route(s) for s in services])
+        report.add(Figure("routes.%d_services.children" % n, together, "procs", "lower",
+                          peers=[("one tunnel per service", apart)],
+                          note="named tunnels on the fake cloudflared, all connected; one tunnel with %d routes "
+                               "against %d tunnels of one route" % (n, n)))
+        report.add(Figure("routes.%d_services.children_pss" % n, together_bytes / MIB, "MiB", "lower",
+                          peers=[("one tunnel per service", apart_bytes / MIB)],
+                          note="sum of the children's Pss (smaps_rollup), each child a stand-in: the fake "
+                               "cloudflared holding FAKE_CF_FOOTPRINT_KB=%d KiB of private memory, the private "
+                               "memory of a connected cloudflared 2023.7.3" % CHILD_FOOTPRINT_KB))
+
+
 def machine():
     cpu = ""
     with contextlib.suppress(OSError), open("/proc/cpuinfo") as f:
@@ -1031,7 +1097,7 @@ def machine():
 # In this order: the supervision group measures the peers' respawn times
 # that the respawn group prints next to the agent's.
 GROUPS = {"scan": bench_scan, "startup": bench_startup, "supervision": bench_supervision,
-          "respawn": bench_respawn, "provision": bench_provision, "flash": bench_flash,
+          "respawn": bench_respawn, "provision": bench_provision, "routes": bench_routes, "flash": bench_flash,
           "network": lambda args, report: network.bench_network(args, report, sys.modules[__name__])}
 
 

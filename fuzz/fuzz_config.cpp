@@ -34,6 +34,10 @@ bool env_name(const std::string& s) {
 bool http_url(const std::string& s) { return starts_with(s, "http://") || starts_with(s, "https://"); }
 
 // Everything parse_config sets, as text, to compare two results.
+std::string cf_go(const GoKnobs& go) {
+  return go.memory_limit + " " + std::to_string(go.max_procs) + " " + go.gc_percent;
+}
+
 std::string summary(const Config& c) {
   std::string s;
   auto add = [&](const std::string& k, const std::string& v) { s += k + "=" + v + "\n"; };
@@ -68,10 +72,16 @@ std::string summary(const Config& c) {
                       tg.api_base + " " + std::to_string(tg.poll_timeout_s));
   for (int64_t id : tg.allowed_chat_ids) add("chat", std::to_string(id));
   for (int64_t id : tg.allowed_user_ids) add("user", std::to_string(id));
-  for (const auto& t : c.tunnels)
+  add("go", cf_go(c.cloudflared.go));
+  for (const auto& t : c.tunnels) {
     add("tunnel", t.name + " " + std::to_string(static_cast<int>(t.kind)) + " " + std::to_string(t.port) + " " +
-                      t.hostname + " " + t.service + " " + t.token_env + " " + std::to_string(t.autostart) + " " +
-                      std::to_string(t.line));
+                      t.token_env + " " + std::to_string(t.autostart) + " " + std::to_string(t.line) + " " +
+                      std::to_string(t.local) + " " + t.config_file + " " + t.local_tunnel + " " + cf_go(t.go));
+    for (const auto& r : t.routes)
+      add("route", r.hostname + " " + r.service + " " + std::to_string(r.origin.no_tls_verify) + " " +
+                       r.origin.http_host_header + " " + std::to_string(r.origin.connect_timeout_s) + " " +
+                       std::to_string(r.line));
+  }
   return s;
 }
 
@@ -111,17 +121,21 @@ Result parse(std::string_view text) {
     FUZZ_CHECK(names.insert(t.name).second, "two tunnels named " + show(t.name));
     FUZZ_CHECK(c.find_tunnel(t.name) == &t, t.name);
     FUZZ_CHECK(t.line >= 1 && static_cast<size_t>(t.line) <= lines, t.name + " at line " + std::to_string(t.line));
-    FUZZ_CHECK(t.service.find("://") != std::string::npos || starts_with(t.service, "http_status:"),
-               show(t.service));
+    for (const auto& r : t.routes) {
+      FUZZ_CHECK(t.local || service_problem(r.service).empty(), show(r.service));
+      FUZZ_CHECK(t.local || hostname_problem(r.hostname).empty(), show(r.hostname));
+      FUZZ_CHECK(r.line >= 1 && static_cast<size_t>(r.line) <= lines, r.hostname + " at line " + std::to_string(r.line));
+    }
     // Keys of the other type are errors ("'port' only applies to type = quick").
     if (t.kind == TunnelKind::quick) {
       FUZZ_CHECK(t.port >= 1 && t.port <= 65535, t.name + " port " + std::to_string(t.port));
       FUZZ_CHECK(ports.insert(t.port).second, "port " + std::to_string(t.port) + " used twice");
-      FUZZ_CHECK(t.hostname.empty() && t.token_env.empty(),
-                 "quick tunnel " + t.name + " with hostname " + show(t.hostname) + ", token_env " + show(t.token_env));
+      FUZZ_CHECK(t.routes.empty() && t.token_env.empty() && !t.local,
+                 "quick tunnel " + t.name + " with routes, token_env " + show(t.token_env) + " or a config");
     } else {
       FUZZ_CHECK(t.port == 0, "named tunnel " + t.name + " with port " + std::to_string(t.port));
-      FUZZ_CHECK(env_name(t.token_env), t.name + " token_env " + show(t.token_env));
+      FUZZ_CHECK(t.local ? t.token_env.empty() && starts_with(t.config_file, "/") : env_name(t.token_env),
+                 t.name + " token_env " + show(t.token_env) + ", config " + show(t.config_file));
     }
   }
   FUZZ_CHECK(!c.agent.socket.empty() && c.agent.socket.size() < 108, show(c.agent.socket));

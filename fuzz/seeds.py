@@ -165,6 +165,16 @@ def config_seeds():
         "nul-and-bom": b"\xef\xbb\xbf[agent]\nlog_level = de\x00bug\n",
         "zone-hostnames": b"[cloudflare]\nzone = example.com\n[tunnel a]\n[tunnel b]\nhostname = b.other.org\n"
                           b"token_env = TOK_B\n",
+        "routes": b"[cloudflare]\nzone = example.com\n[tunnel drone]\n"
+                  b"route = video.example.com -> http://localhost:8080\n"
+                  b"route = ui.example.com -> https://localhost:8443 noTLSVerify=true httpHostHeader=localhost "
+                  b"connectTimeout=1m30s\nroute = ssh.example.com -> ssh://localhost:22\n"
+                  b"route = Video.example.com -> tcp://x:1\n[tunnel b]\nroute = bad -> ftp://x connectTimeout=9h\n"
+                  b"hostname = ui.example.com\n[tunnel c]\ntype = quick\nport = 1\nroute = c.example.com -> x\n",
+        "go-knobs": b"[cloudflared]\nmemory_limit = 64MiB\nmax_procs = 2\ngc_percent = off\n[tunnel a]\n"
+                    b"memory_limit = 512KiB\nmax_procs = 0\ngc_percent = 50\n",
+        "local": b"[tunnel home]\ntype = local\nconfig = /nonexistent/config.yml\n[tunnel h2]\ntype = local\n"
+                 b"config = relative.yml\nhostname = a.example.com\n",
     }
     return out
 

@@ -289,7 +289,8 @@ struct knobs {
     long long crash_after_ms, crash_signal, crash_status;
     const char *crash_message;
     bool no_url, ignore_term, grandchild, grandchild_ignore_term, flood, unauthorized, noise, dial;
-    const char *api_error, *grandchild_pidfile, *spawn_log, *counter_file;
+    const char *api_error, *grandchild_pidfile, *spawn_log, *counter_file, *env_log;
+    long long footprint_kb;
     long long crash_first, flood_lines, heartbeat_ms, retry_ms, grace_ms, unauth_register_ms;
 };
 static struct knobs K;
@@ -327,6 +328,8 @@ static void read_knobs(void)
     K.unauth_register_ms = knob_int("FAKE_CF_UNAUTH_REGISTER_MS", -1);
     K.grace_ms = knob_int("FAKE_CF_GRACE_MS", 0);
     K.spawn_log = knob("FAKE_CF_SPAWN_LOG");
+    K.env_log = knob("FAKE_CF_ENV_LOG");
+    K.footprint_kb = knob_int("FAKE_CF_FOOTPRINT_KB", 0);
     K.noise = knob_on("FAKE_CF_NOISE");
     K.dial = knob_on("FAKE_CF_DIAL");
     if (K.retry_ms < 1)
@@ -937,6 +940,31 @@ static void url_port_key(const char *url, char *out, size_t cap)
     snprintf(out, cap, "%.*s", (int)(p + auth - colon - 1), colon + 1);
 }
 
+/* The `tunnel:` line of a cloudflared config.yml (a UUID, or a name kept as it is). */
+static bool config_tunnel(const char *path, char out[37])
+{
+    FILE *f = fopen(path, "re");
+    if (!f)
+        return false;
+    char line[512];
+    bool found = false;
+    while (!found && fgets(line, sizeof line, f)) {
+        if (strncmp(line, "tunnel:", 7) != 0)
+            continue;
+        char *v = line + 7;
+        v += strspn(v, " ");
+        v[strcspn(v, " #\r\n")] = '\0';
+        size_t n = strlen(v);
+        if (n >= 2 && (v[0] == '"' || v[0] == '\'') && v[n - 1] == v[0]) {
+            v[n - 1] = '\0';
+            v++;
+        }
+        found = *v && (canon_uuid(v, out) || snprintf(out, 37, "%s", v) > 0);
+    }
+    fclose(f);
+    return found;
+}
+
 static void parse_cmdline(int ac, char **av)
 {
     O.ha = 4;
@@ -968,6 +996,12 @@ static void parse_cmdline(int ac, char **av)
         /* An environment variable only fills a flag that is absent from argv. */
         const char *env = getenv("TUNNEL_TOKEN");
         O.token = O.set[FI_TOKEN] ? O.val[FI_TOKEN] : env;
+        /* A locally managed tunnel: no token, the tunnel named by the --config file. */
+        if ((!O.token || !*O.token) && O.set[FI_CONFIG] && config_tunnel(O.val[FI_CONFIG], O.tunnel_id)) {
+            O.mode = M_NAMED;
+            snprintf(O.key, sizeof O.key, "%s", O.tunnel_id);
+            return;
+        }
         if (!O.token || !*O.token) {
             O.mode = M_RUN_NO_TOKEN;
             return;
@@ -2051,6 +2085,53 @@ static void write_spawn_log(int ac, char **av)
     free(line);
 }
 
+/* FAKE_CF_ENV_LOG: one line "<pid> <key> NAME=VALUE..." with the Go runtime variables the
+ * process got ("-" for none), so tests see what a real child's runtime would read. */
+static void write_env_log(void)
+{
+    if (!K.env_log || !*K.env_log)
+        return;
+    static const char *const NAMES[] = {"GOMEMLIMIT", "GOMAXPROCS", "GOGC"};
+    char line[512];
+    int n = snprintf(line, sizeof line, "%d %s", (int)getpid(), *O.key ? O.key : "-");
+    bool any = false;
+    for (int i = 0; i < 3; i++) {
+        const char *v = getenv(NAMES[i]);
+        if (v && n < (int)sizeof line) {
+            n += snprintf(line + n, sizeof line - (size_t)n, " %s=%s", NAMES[i], v);
+            any = true;
+        }
+    }
+    if (!any && n < (int)sizeof line)
+        n += snprintf(line + n, sizeof line - (size_t)n, " -");
+    if (n >= (int)sizeof line - 1)
+        n = (int)sizeof line - 2;
+    line[n++] = '\n';
+    int fd = open(K.env_log, O_WRONLY | O_APPEND | O_CREAT | O_CLOEXEC, 0644);
+    if (fd >= 0) {
+        ssize_t w = write(fd, line, (size_t)n);
+        (void)w;
+        close(fd);
+    }
+}
+
+/* FAKE_CF_FOOTPRINT_KB: private memory held for the whole run, every page written, as a stand-in
+ * for a real child's footprint in memory benchmarks. */
+static char *volatile g_footprint;
+
+static void hold_footprint(void)
+{
+    if (K.footprint_kb <= 0)
+        return;
+    size_t len = (size_t)K.footprint_kb * 1024;
+    char *p = malloc(len);
+    if (!p)
+        return;
+    for (size_t i = 0; i < len; i += 4096)
+        p[i] = (char)(i / 4096 + 1);
+    g_footprint = p;
+}
+
 /* Increments the counter under flock; returns the new value (0 if there is no counter file). */
 static long long bump_counter(void)
 {
@@ -2400,6 +2481,8 @@ int main(int argc, char **argv)
     load_knobs(O.key);
     read_knobs();
     write_spawn_log(argc, argv);
+    write_env_log();
+    hold_footprint();
     signals_at_exec();
 
     switch (O.mode) {

@@ -1,4 +1,7 @@
 #include <catch2/catch.hpp>
+#include <unistd.h>
+
+#include <cstdlib>
 #include <fstream>
 #include <string>
 #include <vector>
@@ -150,9 +153,8 @@ TEST_CASE("every key is read") {
   REQUIRE(cam->autostart);
   const TunnelConfig* d7 = c.find_tunnel("drone-7");
   REQUIRE(d7->kind == TunnelKind::named);
-  REQUIRE(d7->hostname == "drone-7.example.com");
+  REQUIRE(d7->routes == std::vector<Route>{{"drone-7.example.com", "http://localhost:8000", {}, 46}});
   REQUIRE(d7->token_env == "CF_TUNNEL_TOKEN_DRONE_7");
-  REQUIRE(d7->service == "http://localhost:8000");
   REQUIRE(d7->line == 46);
 }
 
@@ -173,8 +175,8 @@ TEST_CASE("unknown key names its line") {
                "backoff_max_ms, max_restarts, restart_window_s, stable_after_s, start_wait_s, "
                "stop_grace_s, unhealthy_after_s)");
   expect_error("[tunnel a]\ntype = quick\nport = 1\ncolour = red\n",
-               "t.ini:4: unknown key 'colour' in [tunnel a] (known: adopt, autostart, hostname, port, "
-               "service, token_env, type)");
+               "t.ini:4: unknown key 'colour' in [tunnel a] (known: adopt, autostart, config, gc_percent, hostname, "
+               "max_procs, memory_limit, port, route, service, token_env, type)");
 }
 
 TEST_CASE("bad number") {
@@ -194,7 +196,7 @@ TEST_CASE("bad enum and bad boolean") {
                "t.ini:2: [agent] log_level: 'loud' is not one of: debug, info, warn, error");
   expect_error("[cloudflared]\nprotocol = udp\n",
                "t.ini:2: [cloudflared] protocol: 'udp' is not one of: auto, quic, http2");
-  expect_error("[tunnel a]\ntype = fast\n", "t.ini:2: [tunnel a] type: 'fast' is not one of: named, quick");
+  expect_error("[tunnel a]\ntype = fast\n", "t.ini:2: [tunnel a] type: 'fast' is not one of: local, named, quick");
   expect_error("[cloudflared]\nmetrics = maybe\n",
                "t.ini:2: [cloudflared] metrics: 'maybe' is not a boolean (expected true or false)");
 }
@@ -274,7 +276,7 @@ TEST_CASE("services cloudflared can route to, host names inside the zone") {
   expect_error("[cloudflare]\nzone = example.com\n[tunnel a]\nhostname = a.example.net\n",
                "t.ini:4: [tunnel a]: hostname 'a.example.net' is not inside [cloudflare] zone 'example.com'; use a "
                "name ending in .example.com");
-  REQUIRE(parsed("[cloudflare]\nzone = example.com\n[tunnel a]\nhostname = A.Drones.Example.com\n").tunnels[0].hostname ==
+  REQUIRE(parsed("[cloudflare]\nzone = example.com\n[tunnel a]\nhostname = A.Drones.Example.com\n").tunnels[0].routes[0].hostname ==
           "A.Drones.Example.com");
 }
 
@@ -368,4 +370,193 @@ TEST_CASE("blanks inside a section header") {
   auto errs = errors_of("[ ]\n=\n");
   REQUIRE_FALSE(errs.empty());
   REQUIRE(errs[0].rfind("t.ini:1: unknown section []", 0) == 0);
+}
+
+TEST_CASE("routes: several in order, with originRequest options") {
+  Config c = parsed(
+      "[cloudflare]\nzone = example.com\n"
+      "[tunnel drone]\n"
+      "route = video.example.com -> http://localhost:8080\n"
+      "route = ui.example.com -> https://localhost:8443 noTLSVerify=true httpHostHeader=localhost:8443 "
+      "connectTimeout=1m30s\n"
+      "route = ssh.example.com -> ssh://localhost:22 connectTimeout=10s\n"
+      "route = sock.example.com -> unix:/run/app.sock\n"
+      "route = gone.example.com -> http_status:410\n");
+  const auto& r = c.tunnels[0].routes;
+  REQUIRE(r.size() == 5);
+  REQUIRE(r[0] == Route{"video.example.com", "http://localhost:8080", {}, 4});
+  REQUIRE(r[0].line == 4);
+  REQUIRE(r[1].hostname == "ui.example.com");
+  REQUIRE(r[1].origin == OriginRequest{true, "localhost:8443", 90});
+  REQUIRE(r[2].origin.connect_timeout_s == 10);
+  REQUIRE(r[3].service == "unix:/run/app.sock");
+  REQUIRE(r[4].service == "http_status:410");
+  REQUIRE(r[4].line == 8);
+  // Without a zone, a route names its own host; the shorthand names none.
+  REQUIRE(parsed("[tunnel a]\nroute = a.example.net -> tcp://localhost:22\n").tunnels[0].routes.size() == 1);
+  REQUIRE(parsed("[tunnel a]\nservice = http://localhost:8000\n").tunnels[0].routes.empty());
+}
+
+TEST_CASE("the hostname/service shorthand is one route") {
+  Config c = parsed("[cloudflare]\nzone = example.com\n[tunnel a]\n[tunnel b]\nservice = tcp://localhost:22\n"
+                    "hostname = b.example.com\n");
+  REQUIRE(c.tunnels[0].routes == std::vector<Route>{{"a.example.com", "http://localhost:80", {}, 3}});
+  REQUIRE(c.tunnels[0].routes[0].line == 3);
+  REQUIRE(c.tunnels[1].routes == std::vector<Route>{{"b.example.com", "tcp://localhost:22", {}, 6}});
+  REQUIRE(c.tunnels[1].routes[0].line == 6);
+}
+
+TEST_CASE("route errors name file:line and what to write") {
+  expect_error("[tunnel a]\nroute = a.example.com http://localhost:80\n",
+               "t.ini:2: [tunnel a] route: 'a.example.com http://localhost:80' is not 'HOST -> SERVICE' (e.g. route = "
+               "video.example.com -> http://localhost:8080)");
+  expect_error("[tunnel a]\nroute = a_b.example.com -> http://localhost:80\n",
+               "t.ini:2: [tunnel a] route: 'a_b.example.com' is not a host name (labels of letters, digits and '-', "
+               "separated by '.', e.g. video.example.com)");
+  expect_error("[tunnel a]\nroute = localhost -> http://localhost:80\n",
+               "t.ini:2: [tunnel a] route: 'localhost' is not a host name (labels of letters, digits and '-', "
+               "separated by '.', e.g. video.example.com)");
+  expect_error("[tunnel a]\nroute = -a.example.com -> http://localhost:80\n",
+               "t.ini:2: [tunnel a] route: '-a.example.com' is not a host name (labels of letters, digits and '-', "
+               "separated by '.', e.g. video.example.com)");
+  expect_error("[tunnel a]\nroute = a.example.com -> ftp://localhost:21\n",
+               "t.ini:2: [tunnel a] route: 'ftp' is not a scheme cloudflared serves (http, https, unix, unix+tls, "
+               "tcp, ssh, rdp, smb; or http_status:NNN)");
+  expect_error("[tunnel a]\nroute = a.example.com -> http://localhost:80 noTLSVerify=maybe\n",
+               "t.ini:2: [tunnel a] route: noTLSVerify: 'maybe' is not a boolean (expected true or false)");
+  expect_error("[tunnel a]\nroute = a.example.com -> http://localhost:80 connectTimeout=500ms\n",
+               "t.ini:2: [tunnel a] route: connectTimeout: '500ms' is not a duration in whole seconds (e.g. 30s, 2m "
+               "or 1m30s)");
+  expect_error("[tunnel a]\nroute = a.example.com -> http://localhost:80 connectTimeout=2h\n",
+               "t.ini:2: [tunnel a] route: connectTimeout: '2h' is out of range (1s to 1h)");
+  expect_error("[tunnel a]\nroute = a.example.com -> http://localhost:80 connectTimeout=30\n",
+               "t.ini:2: [tunnel a] route: connectTimeout: '30' is not a duration in whole seconds (e.g. 30s, 2m "
+               "or 1m30s)");
+  expect_error("[tunnel a]\nroute = a.example.com -> http://localhost:80 httpHostHeader=a/b\n",
+               "t.ini:2: [tunnel a] route: httpHostHeader: 'a/b' is not a host name with an optional port (e.g. "
+               "localhost:8080)");
+  expect_error("[tunnel a]\nroute = a.example.com -> http://localhost:80 keepAlive=1\n",
+               "t.ini:2: [tunnel a] route: unknown option 'keepAlive' (known: connectTimeout, httpHostHeader, "
+               "noTLSVerify)");
+  expect_error("[tunnel a]\nroute = a.example.com -> http://localhost:80 noTLSVerify\n",
+               "t.ini:2: [tunnel a] route: 'noTLSVerify' is not option=value (noTLSVerify=true, "
+               "httpHostHeader=NAME, connectTimeout=30s)");
+  expect_error("[tunnel a]\nroute = a.example.com -> http://localhost:80 noTLSVerify=true noTLSVerify=false\n",
+               "t.ini:2: [tunnel a] route: option 'noTLSVerify' is given twice");
+  expect_error("[tunnel a]\nroute = a.example.com -> http://localhost:80\n  route = b.example.com -> http://x:1\n",
+               "t.ini:3: [tunnel a] route: continuation lines are not supported; write the value on one line");
+}
+
+TEST_CASE("routes and the shorthand do not mix; the error is at the second kind") {
+  expect_error("[tunnel a]\nroute = a.example.com -> http://localhost:80\nservice = http://localhost:81\n",
+               "t.ini:3: [tunnel a]: 'service' cannot be mixed with 'route' (line 2); write every route as "
+               "'route = HOST -> SERVICE'");
+  expect_error("[tunnel a]\nhostname = a.example.com\nroute = b.example.com -> http://localhost:80\n"
+               "route = c.example.com -> http://localhost:81\n",
+               "t.ini:3: [tunnel a]: 'route' cannot be mixed with 'hostname'/'service' (line 2); write every route "
+               "as 'route = HOST -> SERVICE'");
+}
+
+TEST_CASE("a hostname is routed once: in its tunnel, across tunnels, inside the zone") {
+  expect_error("[tunnel a]\nroute = x.example.com -> http://localhost:80\nroute = X.example.com -> http://localhost:81\n",
+               "t.ini:3: [tunnel a]: hostname 'X.example.com' is already routed by [tunnel a] (line 2); a hostname "
+               "can have only one route");
+  expect_error("[cloudflare]\nzone = example.com\n[tunnel a]\n[tunnel b]\nroute = a.example.com -> http://localhost:80\n",
+               "t.ini:5: [tunnel b]: hostname 'a.example.com' is already routed by [tunnel a] (line 3); a hostname "
+               "can have only one route");
+  expect_error("[cloudflare]\nzone = example.com\n[tunnel a]\nroute = a.example.com -> http://localhost:80\n"
+               "route = b.example.org -> http://localhost:81\n",
+               "t.ini:5: [tunnel a]: hostname 'b.example.org' is not inside [cloudflare] zone 'example.com'; use a "
+               "name ending in .example.com");
+}
+
+TEST_CASE("route is for named tunnels") {
+  expect_error("[tunnel a]\ntype = quick\nport = 80\nroute = a.example.com -> http://localhost:80\n",
+               "t.ini:4: [tunnel a]: 'route' only applies to type = named");
+  expect_error("[tunnel a]\ntype = named\nconfig = /etc/cloudflared/config.yml\n",
+               "t.ini:3: [tunnel a]: 'config' only applies to type = local");
+}
+
+TEST_CASE("Go runtime knobs: [cloudflared] for all, a tunnel's own win") {
+  Config c = parsed("[cloudflared]\nmemory_limit = 64MiB\nmax_procs = 2\ngc_percent = 50\n"
+                    "[tunnel a]\n[tunnel b]\nmemory_limit = 20MiB\ngc_percent = off\n[tunnel c]\ntype = quick\n"
+                    "port = 80\nmax_procs = 1\n");
+  REQUIRE(c.cloudflared.go == GoKnobs{"64MiB", 2, "50"});
+  REQUIRE(c.tunnels[0].go == GoKnobs{"64MiB", 2, "50"});
+  REQUIRE(c.tunnels[1].go == GoKnobs{"20MiB", 2, "off"});
+  REQUIRE(c.tunnels[2].go == GoKnobs{"64MiB", 1, "50"});
+  REQUIRE(go_environment(c.tunnels[1].go) == std::vector<std::string>{"GOMEMLIMIT=20MiB", "GOMAXPROCS=2", "GOGC=off"});
+  REQUIRE(go_environment(GoKnobs{}).empty());
+  REQUIRE(parsed("[tunnel a]\n").tunnels[0].go == GoKnobs{});
+  for (const char* ok : {"off", "1048576", "1024KiB", "1GiB", "2TiB", "1048576B"})
+    REQUIRE(parsed(std::string("[cloudflared]\nmemory_limit = ") + ok + "\n").cloudflared.go.memory_limit == ok);
+  expect_error("[cloudflared]\nmemory_limit = 64MB\n",
+               "t.ini:2: [cloudflared] memory_limit: '64MB' is not a Go memory limit (a number with B, KiB, MiB, "
+               "GiB or TiB, e.g. 64MiB; or off)");
+  expect_error("[tunnel a]\nmemory_limit = 512KiB\n",
+               "t.ini:2: [tunnel a] memory_limit: '512KiB' is below 1MiB; the Go collector would never stop (e.g. "
+               "64MiB)");
+  expect_error("[cloudflared]\nmax_procs = 0\n", "t.ini:2: [cloudflared] max_procs: 0 is out of range (expected 1-1024)");
+  expect_error("[cloudflared]\ngc_percent = -1\n",
+               "t.ini:2: [cloudflared] gc_percent: -1 is out of range (expected 1-100000 percent, or off)");
+  expect_error("[cloudflared]\ngc_percent = lots\n",
+               "t.ini:2: [cloudflared] gc_percent: 'lots' is not a number (expected 1-100000 percent, or off)");
+}
+
+namespace {
+
+std::string temp_yml(const std::string& text) {
+  char path[] = "/tmp/tether-cfg-XXXXXX";
+  int fd = mkstemp(path);
+  REQUIRE(fd >= 0);
+  REQUIRE(write(fd, text.data(), text.size()) == static_cast<ssize_t>(text.size()));
+  close(fd);
+  return path;
+}
+
+}  // namespace
+
+TEST_CASE("type = local: its config.yml gives the tunnel and hostnames") {
+  std::string yml = temp_yml(
+      "tunnel: 6ff42ae2-765d-4adf-8112-31c55c1551ef\ningress:\n  - hostname: cam.example.com\n"
+      "    service: http://localhost:8080\n  - hostname: ssh.example.com\n    service: ssh://localhost:22\n"
+      "  - service: http_status:404\n");
+  Config c = parsed("[cloudflare]\nzone = example.net\n[tunnel home]\ntype = local\nconfig = " + yml +
+                    "\nautostart = yes\nmax_procs = 1\n");
+  const TunnelConfig& t = c.tunnels[0];
+  REQUIRE(t.kind == TunnelKind::named);
+  REQUIRE(t.local);
+  REQUIRE(t.config_file == yml);
+  REQUIRE(t.local_tunnel == "6ff42ae2-765d-4adf-8112-31c55c1551ef");
+  REQUIRE(t.routes.size() == 2);
+  REQUIRE(t.routes[0].hostname == "cam.example.com");
+  REQUIRE(t.routes[1].hostname == "ssh.example.com");
+  REQUIRE(t.go.max_procs == 1);
+
+  expect_error("[tunnel home]\ntype = local\nconfig = " + yml + "\n[tunnel b]\nroute = ssh.example.com -> tcp://x:22\n",
+               "t.ini:5: [tunnel b]: hostname 'ssh.example.com' is already routed by [tunnel home] (line 3); a "
+               "hostname can have only one route");
+  expect_error("[tunnel home]\ntype = local\n",
+               "t.ini:1: [tunnel home]: missing required key 'config' (type = local runs cloudflared with its own "
+               "config.yml, e.g. config = /etc/cloudflared/config.yml)");
+  expect_error("[tunnel home]\ntype = local\nconfig = etc/config.yml\n",
+               "t.ini:3: [tunnel home] config: 'etc/config.yml' is not an absolute path (e.g. "
+               "/etc/cloudflared/config.yml)");
+  expect_error("[tunnel home]\ntype = local\nconfig = /nonexistent/config.yml\n",
+               "t.ini:3: [tunnel home] config: /nonexistent/config.yml: cannot open: No such file or directory");
+  expect_error("[tunnel home]\ntype = local\nconfig = " + yml + "\nhostname = a.example.com\n",
+               "t.ini:4: [tunnel home]: 'hostname' only applies to type = named (a local tunnel's routes and "
+               "credentials are in its config.yml)");
+  expect_error("[tunnel home]\ntype = local\nconfig = " + yml + "\nroute = a.example.com -> http://x:1\n",
+               "t.ini:4: [tunnel home]: 'route' only applies to type = named (a local tunnel's routes and "
+               "credentials are in its config.yml)");
+  expect_error("[cloudflared]\nextra_args = --config /etc/x.yml\n[tunnel home]\ntype = local\nconfig = " + yml + "\n",
+               "t.ini:5: [tunnel home]: [cloudflared] extra_args has '--config', which would replace this tunnel's "
+               "config; remove it from extra_args");
+  std::string bad = temp_yml("tunnel: x\ningress:\n  - hostname: a.example.com\n    service: http://x:1\n");
+  expect_error("[tunnel home]\ntype = local\nconfig = " + bad + "\n",
+               "t.ini:3: [tunnel home] config: " + bad + ":3: the last ingress rule must match everything (no "
+               "hostname, no path), e.g. '- service: http_status:404'; cloudflared refuses the file otherwise");
+  unlink(yml.c_str());
+  unlink(bad.c_str());
 }
