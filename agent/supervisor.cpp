@@ -215,7 +215,7 @@ void Supervisor::spawn(Tunnel& t, const std::string& reason) {
     // Nothing could connect: wait for the route instead (set_online).
     t.backoff_timer.stop();
     if (t.state != TunnelState::offline)
-      events_.publish(t.spec.id, "offline", offline_why_ + "; waiting for the route",
+      events_.publish(t.spec.id, EventKind::offline, offline_why_ + "; waiting for the route",
                       {{"reason", offline_why_}, {"action", cfg_.network.offline_action}});
     enter(t, TunnelState::offline);
     return;
@@ -265,7 +265,7 @@ void Supervisor::spawn(Tunnel& t, const std::string& reason) {
     log_error("tunnel %s: %s", id.c_str(), err.c_str());
     t.last_error = err;
     t.last_exit = "not started: " + err;
-    events_.publish(id, "exited", "not started: " + err, {{"reason", err}});
+    events_.publish(id, EventKind::exited, "not started: " + err, {{"reason", err}});
     schedule_respawn(t, err);
     return;
   }
@@ -275,10 +275,10 @@ void Supervisor::spawn(Tunnel& t, const std::string& reason) {
   t.pid = pid;
   t.start_ticks = t.child->start_ticks();
   if (reason.empty() || first) {
-    events_.publish(id, "starting", "pid " + std::to_string(pid), {{"pid", pid}});
+    events_.publish(id, EventKind::starting, "pid " + std::to_string(pid), {{"pid", pid}});
   } else {
     ++t.restarts;
-    events_.publish(id, "restarted", "restart " + std::to_string(t.restarts) + ", pid " + std::to_string(pid) +
+    events_.publish(id, EventKind::restarted, "restart " + std::to_string(t.restarts) + ", pid " + std::to_string(pid) +
                                          " (" + reason + ")",
                     {{"pid", pid}, {"restarts", t.restarts}, {"reason", reason}});
   }
@@ -343,7 +343,7 @@ void Supervisor::on_line(Tunnel& t, std::string_view raw) {
       if (t.spec.kind != TunnelKind::quick || info.url == t.url) break;
       t.url = info.url;
       ++t.url_changes;
-      events_.publish(id, "url", t.url, {{"url", t.url}});
+      events_.publish(id, EventKind::url, t.url, {{"url", t.url}});
       if (!live) break;
       if (t.state == TunnelState::starting) enter(t, TunnelState::running);
       answer_waiters(t, [&] {
@@ -364,7 +364,7 @@ void Supervisor::on_line(Tunnel& t, std::string_view raw) {
         t.grace_timer.stop();
       }
       if (!first || !live || t.state == TunnelState::offline) break;
-      events_.publish(id, "connected", "connIndex " + std::to_string(info.conn_index),
+      events_.publish(id, EventKind::connected, "connIndex " + std::to_string(info.conn_index),
                       {{"conn_index", info.conn_index}});
       enter(t, TunnelState::running);
       if (t.spec.kind == TunnelKind::named) answer_waiters(t, up_reply(t));
@@ -375,7 +375,7 @@ void Supervisor::on_line(Tunnel& t, std::string_view raw) {
       if (c == t.conns.end()) break;
       t.conns.erase(c);
       if (!t.conns.empty() || !live || t.state == TunnelState::offline) break;
-      events_.publish(id, "disconnected", "no registered connection", {{"conn_index", info.conn_index}});
+      events_.publish(id, EventKind::disconnected, "no registered connection", {{"conn_index", info.conn_index}});
       if (t.state == TunnelState::running) enter(t, TunnelState::degraded);
       else enter(t, t.state);  // arms the health timer
       break;
@@ -385,7 +385,7 @@ void Supervisor::on_line(Tunnel& t, std::string_view raw) {
       if (!t.credentials.empty()) break;
       t.credentials = cut(std::string(info.message));
       log_warn("tunnel %s: the edge refuses its credentials: %s", id.c_str(), t.credentials.c_str());
-      events_.publish(id, "credentials", "bad credentials: " + t.credentials, {{"error", t.credentials}});
+      events_.publish(id, EventKind::credentials, "bad credentials: " + t.credentials, {{"error", t.credentials}});
       break;
     case LineInfo::Kind::shutdown:
       if (live) log_warn("tunnel %s: cloudflared is shutting down on its own (signal from elsewhere?)", id.c_str());
@@ -463,7 +463,7 @@ void Supervisor::on_exit(Tunnel& t, int64_t status, int term_signal) {
   nlohmann::json fields = {{"reason", reason}};
   if (term_signal) fields["signal"] = signal_name(term_signal);
   else fields["status"] = status;
-  events_.publish(id, "exited", t.last_exit, fields);
+  events_.publish(id, EventKind::exited, t.last_exit, fields);
   if (t.token_rejected) {
     give_up(t, bad_credentials(t.credentials, id));
     return;
@@ -483,7 +483,7 @@ void Supervisor::schedule_respawn(Tunnel& t, const std::string& reason) {
   uint64_t delay = backoff_delay_ms(t.attempt, static_cast<uint64_t>(w.backoff_initial_ms),
                                     static_cast<uint64_t>(w.backoff_max_ms), unit(rng_));
   enter(t, TunnelState::backoff);
-  events_.publish(t.spec.id, "backoff", "respawn in " + seconds_text(delay),
+  events_.publish(t.spec.id, EventKind::backoff, "respawn in " + seconds_text(delay),
                   {{"delay_ms", delay}, {"attempt", t.attempt}, {"reason", reason}});
   std::string id = t.spec.id;
   t.restart_reason = reason;
@@ -543,12 +543,12 @@ void Supervisor::go_offline(Tunnel& t) {
     t.child->signal_group(SIGCONT);  // paused for spinning; `none` leaves it running
     t.paused = false;
   }
-  events_.publish(t.spec.id, "offline", detail, {{"reason", offline_why_}, {"action", action}});
+  events_.publish(t.spec.id, EventKind::offline, detail, {{"reason", offline_why_}, {"action", action}});
 }
 
 void Supervisor::come_back(Tunnel& t) {
   if (t.state != TunnelState::offline) return;
-  events_.publish(t.spec.id, "online", "network back", {});
+  events_.publish(t.spec.id, EventKind::online, "network back", {});
   t.attempt = 0;  // the failures were the network's, not the child's
   if (!t.child) {
     spawn(t, "network back");
@@ -619,7 +619,7 @@ void Supervisor::spin_pause(Tunnel& t, bool first) {
   if (first) {
     log_warn("tunnel %s: cloudflared is spinning (%u error lines/s); pausing it for %s at a time", t.spec.id.c_str(),
              rate, seconds_text(delay).c_str());
-    events_.publish(t.spec.id, "spinning", t.spinning, {{"lines_per_s", rate}, {"delay_ms", delay}});
+    events_.publish(t.spec.id, EventKind::spinning, t.spinning, {{"lines_per_s", rate}, {"delay_ms", delay}});
   }
   std::string id = t.spec.id;
   t.spin_timer.start(delay, [this, id] {
@@ -649,7 +649,7 @@ void Supervisor::quic_blocked(Tunnel& t) {
     bool waiting = o.state == TunnelState::starting || o.state == TunnelState::degraded ||
                    (o.state == TunnelState::running && o.conns.empty()) || o.state == TunnelState::backoff;
     if (!waiting || o.http2) continue;
-    events_.publish(id, "protocol", "http2 (quic blocked)", {{"protocol", "http2"}, {"reason", "quic blocked"}});
+    events_.publish(id, EventKind::protocol, "http2 (quic blocked)", {{"protocol", "http2"}, {"reason", "quic blocked"}});
     restart_now(o, "QUIC blocked, switching to HTTP/2");
   }
 }
@@ -695,7 +695,7 @@ void Supervisor::give_up(Tunnel& t, const std::string& why) {
   log_error("tunnel %s: %s", t.spec.id.c_str(), why.c_str());
   enter(t, TunnelState::failed);
   t.last_exit = why;
-  events_.publish(t.spec.id, "failed", why, {{"reason", why}});
+  events_.publish(t.spec.id, EventKind::failed, why, {{"reason", why}});
   answer_waiters(t, Reply::Err("failed", "tunnel " + t.spec.id + " " + why));
 }
 
@@ -757,7 +757,7 @@ void Supervisor::remove(const std::string& id, const std::string& detail) {
   std::unique_ptr<Tunnel> t = std::move(it->second);
   tunnels_.erase(it);
   answer_waiters(*t, Reply::Err("stopped", "tunnel " + id + " was stopped before it was up"));
-  events_.publish(id, "stopped", detail);
+  events_.publish(id, EventKind::stopped, detail);
   log_info("tunnel %s: stopped (%s)", id.c_str(), detail.c_str());
   changed();
   for (auto& w : t->stop_waiters) w(Reply::Ok("stopped " + id));
