@@ -3,7 +3,6 @@
 #include <algorithm>
 #include <cctype>
 #include <cstdio>
-#include <random>
 
 #include "backoff.hpp"
 #include "log.hpp"
@@ -33,10 +32,13 @@ uint64_t retry_after_ms(const HttpResponse& r) {
 
 }  // namespace
 
-uint64_t cf_retry_delay_ms(int http, uint64_t retry_after_ms, int attempt, double jitter) {
-  if (http == 429 && retry_after_ms) return std::min(retry_after_ms, kMaxRetryAfterMs);
-  if (http == 429) return std::min(kRateLimitedMs << std::min(attempt - 1, 8), kMaxRetryAfterMs);
-  return backoff_delay_ms(attempt, kRetryInitialMs, kRetryMaxMs, jitter);
+Backoff cf_call_backoff(Backoff::Unit unit) { return Backoff(kRetryInitialMs, kRetryMaxMs, std::move(unit)); }
+
+uint64_t cf_retry_delay_ms(int http, uint64_t retry_after_ms, Backoff& backoff) {
+  uint64_t delay = backoff.next_delay_ms();
+  if (http != 429) return delay;
+  if (retry_after_ms) return std::min(retry_after_ms, kMaxRetryAfterMs);
+  return std::min(kRateLimitedMs << std::min(backoff.attempts() - 1, 8), kMaxRetryAfterMs);
 }
 
 std::string query_string(const std::vector<std::pair<std::string, std::string>>& params) {
@@ -58,11 +60,11 @@ std::string query_string(const std::vector<std::pair<std::string, std::string>>&
 }
 
 struct CfApi::Call {
-  Call(uv_loop_t* loop) : retry(loop) {}
+  Call(uv_loop_t* loop) : backoff(cf_call_backoff()), retry(loop) {}
   std::string step, method, path, body;
   CfShape expect = CfShape::any;
   Done done;
-  int attempts = 0;
+  Backoff backoff;  // counts the failed tries
   uint64_t http_id = 0;
   uint64_t ticket = 0;  // waiting for the rate limiter
   Timer retry;
@@ -100,7 +102,6 @@ void CfApi::call(const std::string& step, const std::string& method, const std::
 
 void CfApi::attempt(uint64_t id) {
   Call& c = *calls_.at(id);
-  ++c.attempts;
   if (!limiter_) return send(id);
   c.ticket = limiter_->wait([this, id] { send(id); });
 }
@@ -134,17 +135,16 @@ void CfApi::finish(uint64_t id, const HttpResponse& r) {
   reply.error.step = c.step;
 
   bool garbled = r.status >= 200 && r.status < 300 && !reply.readable;  // a proxy's hiccup
-  bool retry = !reply.ok && c.attempts < kMaxAttempts && (transient(r.status) || garbled);
+  int tries = c.backoff.attempts() + 1;  // this one included
+  bool retry = !reply.ok && tries < kMaxAttempts && (transient(r.status) || garbled);
   if (retry) {
-    static std::minstd_rand rng(std::random_device{}());
-    uint64_t delay = cf_retry_delay_ms(r.status, retry_after_ms(r), c.attempts,
-                                       std::uniform_real_distribution<double>(0, 1)(rng));
-    log_warn("api %s: %s; retry %d/%d in %.1fs", c.step.c_str(), reply.error.text().c_str(), c.attempts,
-             kMaxAttempts - 1, static_cast<double>(delay) / 1000.0);
+    uint64_t delay = cf_retry_delay_ms(r.status, retry_after_ms(r), c.backoff);
+    log_warn("api %s: %s; retry %d/%d in %.1fs", c.step.c_str(), reply.error.text().c_str(), tries, kMaxAttempts - 1,
+             static_cast<double>(delay) / 1000.0);
     c.retry.start(delay, [this, id] { attempt(id); });
     return;
   }
-  if (!reply.ok && c.attempts > 1) reply.error.message += " (after " + std::to_string(c.attempts) + " attempts)";
+  if (!reply.ok && tries > 1) reply.error.message += " (after " + std::to_string(tries) + " attempts)";
   // The call is gone before its callback runs: the callback may destroy
   // this CfApi, and nothing here is touched afterwards.
   Done done = std::move(c.done);

@@ -16,17 +16,21 @@
 #include <utility>
 #include <vector>
 
+#include "backoff.hpp"
 #include "cfreply.hpp"
 #include "http.hpp"
 #include "ratelimit.hpp"
 
 namespace tether {
 
-// How long to wait before retry `attempt` (1-based) of a call answered with
-// `http`: a 429 waits its retry-after (0: absent), else 60 s doubling to
-// 5 minutes (Cloudflare blocks for 5 minutes); anything else backs off from
-// 500 ms to 8 s. jitter is uniform in [0, 1).
-uint64_t cf_retry_delay_ms(int http, uint64_t retry_after_ms, int attempt, double jitter);
+// The backoff of one call: 500 ms doubling to 8 s. unit: as for Backoff.
+Backoff cf_call_backoff(Backoff::Unit unit = nullptr);
+
+// Counts a failed try of a call in its `backoff` and returns how long to
+// wait before the next, the call having been answered with `http`: a 429
+// waits its retry-after (0: absent), else 60 s doubling to 5 minutes
+// (Cloudflare blocks for 5 minutes); anything else the backoff's delay.
+uint64_t cf_retry_delay_ms(int http, uint64_t retry_after_ms, Backoff& backoff);
 
 // "a=1&b=x%20y" from pairs, percent-encoding values.
 std::string query_string(const std::vector<std::pair<std::string, std::string>>& params);

@@ -9,6 +9,26 @@
 
 namespace tether {
 
+const char* event_kind_name(EventKind kind) {
+  switch (kind) {
+    case EventKind::starting: return "starting";
+    case EventKind::url: return "url";
+    case EventKind::connected: return "connected";
+    case EventKind::disconnected: return "disconnected";
+    case EventKind::exited: return "exited";
+    case EventKind::backoff: return "backoff";
+    case EventKind::restarted: return "restarted";
+    case EventKind::failed: return "failed";
+    case EventKind::stopped: return "stopped";
+    case EventKind::credentials: return "credentials";
+    case EventKind::offline: return "offline";
+    case EventKind::online: return "online";
+    case EventKind::spinning: return "spinning";
+    case EventKind::protocol: return "protocol";
+  }
+  return "?";
+}
+
 std::string iso_time_now() {
   struct timeval tv;
   gettimeofday(&tv, nullptr);
@@ -21,13 +41,13 @@ std::string iso_time_now() {
 }
 
 std::string Event::text() const {
-  std::string out = "EVENT " + time + " " + id + " " + kind;
+  std::string out = "EVENT " + time + " " + id + " " + event_kind_name(kind);
   if (!detail.empty()) out += " " + detail;
   return out;
 }
 
 nlohmann::json Event::json() const {
-  nlohmann::json j = {{"event", kind}, {"time", time}, {"id", id}, {"detail", detail}};
+  nlohmann::json j = {{"event", event_kind_name(kind)}, {"time", time}, {"id", id}, {"detail", detail}};
   for (auto it = fields.begin(); it != fields.end(); ++it) j[it.key()] = it.value();
   return j;
 }
@@ -40,10 +60,9 @@ uint64_t EventBus::subscribe(Listener listener) {
 
 void EventBus::unsubscribe(uint64_t token) { listeners_.erase(token); }
 
-void EventBus::publish(const std::string& id, const std::string& kind, const std::string& detail,
-                       nlohmann::json fields) {
+void EventBus::publish(const std::string& id, EventKind kind, const std::string& detail, nlohmann::json fields) {
   Event ev{iso_time_now(), id, kind, redacted(detail), std::move(fields)};
-  log_info("event %s %s %s", id.c_str(), kind.c_str(), ev.detail.c_str());
+  log_info("event %s %s %s", id.c_str(), event_kind_name(kind), ev.detail.c_str());
   // A listener may unsubscribe itself or another one while being called.
   std::vector<uint64_t> tokens;
   tokens.reserve(listeners_.size());

@@ -11,10 +11,31 @@
 
 namespace tether {
 
+// What happened to a tunnel (docs/DESIGN.md, Events).
+enum class EventKind {
+  starting,
+  url,
+  connected,
+  disconnected,
+  exited,
+  backoff,
+  restarted,
+  failed,
+  stopped,
+  credentials,
+  offline,
+  online,
+  spinning,
+  protocol,
+};
+
+// The kind's name on every wire (watch lines, JSON, webhook bodies, logs).
+const char* event_kind_name(EventKind kind);
+
 struct Event {
-  std::string time;    // ISO 8601 UTC, milliseconds
-  std::string id;      // tunnel id: port or name
-  std::string kind;    // starting, url, connected, disconnected, exited, ...
+  std::string time;  // ISO 8601 UTC, milliseconds
+  std::string id;    // tunnel id: port or name
+  EventKind kind = EventKind::starting;
   std::string detail;  // one line, human readable
   nlohmann::json fields = nlohmann::json::object();  // the same, structured
 
@@ -30,7 +51,7 @@ class EventBus {
 
   uint64_t subscribe(Listener listener);
   void unsubscribe(uint64_t token);
-  void publish(const std::string& id, const std::string& kind, const std::string& detail,
+  void publish(const std::string& id, EventKind kind, const std::string& detail,
                nlohmann::json fields = nlohmann::json::object());
   size_t listeners() const { return listeners_.size(); }
 

@@ -14,13 +14,15 @@ constexpr long kTimeoutMs = 15000;
 
 }  // namespace
 
+bool crash_worth_notice(int attempt) { return attempt == 3 || (attempt > 3 && attempt % 10 == 0); }
+
 std::string notice_kind(const Event& ev) {
-  if (ev.kind == "url" || ev.kind == "failed") return ev.kind;
-  if (ev.kind == "backoff") {
-    int attempt = ev.fields.value("attempt", 0);
-    if (attempt == 3 || (attempt > 3 && attempt % 10 == 0)) return "crashing";
+  switch (ev.kind) {
+    case EventKind::url: return "url";
+    case EventKind::failed: return "failed";
+    case EventKind::backoff: return crash_worth_notice(ev.fields.value("attempt", 0)) ? "crashing" : "";
+    default: return "";
   }
-  return "";
 }
 
 Notifier::Notifier(uv_loop_t* loop, Http& http, EventBus& events, std::string state_dir)

@@ -50,9 +50,13 @@ class Notifier {
   std::unique_ptr<TelegramBot> telegram_;
 };
 
+// Whether crash number `attempt` in a row deserves a "keeps crashing"
+// notice: the 3rd, then every 10th, so a crash loop is heard of without
+// flooding the chat. The one rule of every channel (webhook, Telegram).
+bool crash_worth_notice(int attempt);
+
 // Whether an event is worth waking someone for, and under which name:
-// "url", "failed", "crashing" (the 3rd crash in a row, then every 10th), or
-// "" for the rest. Pure.
+// "url", "failed", "crashing" (crash_worth_notice), or "" for the rest. Pure.
 std::string notice_kind(const Event& ev);
 
 }  // namespace tether

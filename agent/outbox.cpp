@@ -2,9 +2,7 @@
 
 #include <ctime>
 #include <nlohmann/json.hpp>
-#include <random>
 
-#include "backoff.hpp"
 #include "jsonget.hpp"
 #include "log.hpp"
 
@@ -30,7 +28,7 @@ int64_t now_s() { return static_cast<int64_t>(time(nullptr)); }
 
 Outbox::Outbox(uv_loop_t* loop, Http& http, std::string name, Build build, std::string state_dir, std::string file)
     : loop_(loop), http_(http), name_(std::move(name)), build_(std::move(build)), state_dir_(std::move(state_dir)),
-      file_(std::move(file)), retry_(loop), save_timer_(loop) {
+      file_(std::move(file)), backoff_(kRetryInitialMs, kRetryMaxMs), retry_(loop), save_timer_(loop) {
   if (state_dir_.empty()) return;
   std::string warning;
   queue_ = load_notices(state_dir_, file_, &warning);
@@ -71,7 +69,6 @@ void Outbox::next() {
     return;
   }
   busy_ = true;
-  ++attempts_;
   http_id_ = http_.fetch(build_(queue_.front()), [this](HttpResponse r) {
     http_id_ = 0;
     on_reply(r);
@@ -82,13 +79,10 @@ void Outbox::on_reply(const HttpResponse& r) {
   bool ok = r.status >= 200 && r.status < 300;
   bool transient = r.status == 0 || r.status == 429 || r.status >= 500;
   if (!ok && transient) {
-    uint64_t wait = r.status == 429 ? asked_wait_ms(r) : 0;
-    if (!wait) {
-      static std::minstd_rand rng(std::random_device{}());
-      wait = backoff_delay_ms(attempts_, kRetryInitialMs, kRetryMaxMs, std::uniform_real_distribution<double>(0, 1)(rng));
-    }
+    uint64_t wait = backoff_.next_delay_ms();
+    if (uint64_t asked = r.status == 429 ? asked_wait_ms(r) : 0) wait = asked;
     log_warn("%s: %s; retry %d in %.1fs", name_.c_str(),
-             r.status ? ("HTTP " + std::to_string(r.status)).c_str() : r.error.c_str(), attempts_,
+             r.status ? ("HTTP " + std::to_string(r.status)).c_str() : r.error.c_str(), backoff_.attempts(),
              static_cast<double>(wait) / 1000.0);
     retry_.start(wait, [this] { next(); });
     return;
@@ -98,9 +92,9 @@ void Outbox::on_reply(const HttpResponse& r) {
   } else {
     ++failed_;
     log_warn("%s: notice %s refused after %d attempts (HTTP %d); not retried", name_.c_str(),
-             queue_.front().id.c_str(), attempts_, r.status);
+             queue_.front().id.c_str(), backoff_.attempts() + 1, r.status);
   }
-  attempts_ = 0;
+  backoff_.reset();
   queue_.pop_front();
   changed();
   next();

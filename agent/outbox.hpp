@@ -15,6 +15,7 @@
 #include <functional>
 #include <string>
 
+#include "backoff.hpp"
 #include "http.hpp"
 #include "outboxfile.hpp"
 #include "uvpp.hpp"
@@ -54,7 +55,7 @@ class Outbox {
   std::string state_dir_, file_;
   std::deque<Notice> queue_;
   bool busy_ = false;
-  int attempts_ = 0;
+  Backoff backoff_;  // the failed tries of the front notice
   uint64_t http_id_ = 0;
   Timer retry_;
   Timer save_timer_;  // coalesces the writes of one loop turn

@@ -267,7 +267,7 @@ void Supervisor::spawn(Tunnel& t, const std::string& reason) {
     log_error("tunnel %s: %s", id.c_str(), err.c_str());
     t.last_error = err;
     t.last_exit = "not started: " + err;
-    events_.publish(id, "exited", "not started: " + err, {{"reason", err}});
+    events_.publish(id, EventKind::exited, "not started: " + err, {{"reason", err}});
     handle(t, lifecycle::Event::spawn_failed, err);
     return;
   }
@@ -277,10 +277,10 @@ void Supervisor::spawn(Tunnel& t, const std::string& reason) {
   t.pid = pid;
   t.start_ticks = t.child->start_ticks();
   if (reason.empty() || first) {
-    events_.publish(id, "starting", "pid " + std::to_string(pid), {{"pid", pid}});
+    events_.publish(id, EventKind::starting, "pid " + std::to_string(pid), {{"pid", pid}});
   } else {
     ++t.restarts;
-    events_.publish(id, "restarted", "restart " + std::to_string(t.restarts) + ", pid " + std::to_string(pid) +
+    events_.publish(id, EventKind::restarted, "restart " + std::to_string(t.restarts) + ", pid " + std::to_string(pid) +
                                          " (" + reason + ")",
                     {{"pid", pid}, {"restarts", t.restarts}, {"reason", reason}});
   }
@@ -345,7 +345,7 @@ void Supervisor::apply(Tunnel& t, lifecycle::Event e, const Step& step, const st
     nlohmann::json fields = {{"reason", reason}};
     if (t.exit_signal) fields["signal"] = signal_name(t.exit_signal);
     else fields["status"] = t.exit_status;
-    events_.publish(id, "exited", t.last_exit, fields);
+    events_.publish(id, EventKind::exited, t.last_exit, fields);
     last = t.last_exit;
   }
   if (step.has(kCountRestart))
@@ -369,13 +369,13 @@ void Supervisor::apply(Tunnel& t, lifecycle::Event e, const Step& step, const st
   if (step.has(kCancelBackoff)) t.backoff_timer.stop();
   if (step.has(kArmBackoff)) arm_backoff(t, last);
   if (step.has(kAnnounceOffline)) announce_offline(t, e, step);
-  if (step.has(kAnnounceOnline)) events_.publish(id, "online", "network back", {});
+  if (step.has(kAnnounceOnline)) events_.publish(id, EventKind::online, "network back", {});
   if (step.has(kSpawn)) spawn(t, why);
   if (step.has(kAwaitReconnect)) await_reconnect(t);
   if (step.has(kNotifyConnected))
-    events_.publish(id, "connected", "connIndex " + std::to_string(t.conn_index), {{"conn_index", t.conn_index}});
+    events_.publish(id, EventKind::connected, "connIndex " + std::to_string(t.conn_index), {{"conn_index", t.conn_index}});
   if (step.has(kNotifyDisconnected))
-    events_.publish(id, "disconnected", "no registered connection", {{"conn_index", t.conn_index}});
+    events_.publish(id, EventKind::disconnected, "no registered connection", {{"conn_index", t.conn_index}});
   if (step.has(kAnswerUrl)) {
     Reply r = Reply::Ok(id + " " + t.url);
     r.data["url"] = t.url;
@@ -433,7 +433,7 @@ void Supervisor::arm_backoff(Tunnel& t, const std::string& reason) {
   std::uniform_real_distribution<double> unit(0.0, 1.0);
   uint64_t delay = backoff_delay_ms(t.attempt, static_cast<uint64_t>(w.backoff_initial_ms),
                                     static_cast<uint64_t>(w.backoff_max_ms), unit(rng_));
-  events_.publish(t.spec.id, "backoff", "respawn in " + seconds_text(delay),
+  events_.publish(t.spec.id, EventKind::backoff, "respawn in " + seconds_text(delay),
                   {{"delay_ms", delay}, {"attempt", t.attempt}, {"reason", reason}});
   std::string id = t.spec.id;
   t.restart_reason = "after " + reason;
@@ -462,7 +462,7 @@ void Supervisor::announce_offline(Tunnel& t, lifecycle::Event e, const Step& ste
     if (step.has(lifecycle::kPause) && t.child) detail += "; cloudflared pid " + std::to_string(t.child->pid()) + " paused";
     if (step.has(lifecycle::kTerminate)) detail += "; cloudflared stopped";
   }
-  events_.publish(t.spec.id, "offline", detail, {{"reason", offline_why_}, {"action", action}});
+  events_.publish(t.spec.id, EventKind::offline, detail, {{"reason", offline_why_}, {"action", action}});
 }
 
 // cloudflared's own re-dial after an outage waits a random 0-20 s (or
@@ -498,7 +498,7 @@ void Supervisor::on_line(Tunnel& t, std::string_view raw) {
       if (t.spec.kind != TunnelKind::quick || info.url == t.url) break;
       t.url = info.url;
       ++t.url_changes;
-      events_.publish(id, "url", t.url, {{"url", t.url}});
+      events_.publish(id, EventKind::url, t.url, {{"url", t.url}});
       handle(t, lifecycle::Event::url, "");
       break;
     case LineInfo::Kind::registered: {
@@ -529,7 +529,7 @@ void Supervisor::on_line(Tunnel& t, std::string_view raw) {
       if (!t.credentials_error.empty()) break;
       t.credentials_error = cut(std::string(info.message));
       log_warn("tunnel %s: the edge refuses its credentials: %s", id.c_str(), t.credentials_error.c_str());
-      events_.publish(id, "credentials", "bad credentials: " + t.credentials_error, {{"error", t.credentials_error}});
+      events_.publish(id, EventKind::credentials, "bad credentials: " + t.credentials_error, {{"error", t.credentials_error}});
       break;
     case LineInfo::Kind::shutdown:
       if (!ending()) log_warn("tunnel %s: cloudflared is shutting down on its own (signal from elsewhere?)", id.c_str());
@@ -613,7 +613,7 @@ void Supervisor::spin_pause(Tunnel& t, bool first) {
   if (first) {
     log_warn("tunnel %s: cloudflared is spinning (%u error lines/s); pausing it for %s at a time", t.spec.id.c_str(),
              rate, seconds_text(delay).c_str());
-    events_.publish(t.spec.id, "spinning", t.spinning, {{"lines_per_s", rate}, {"delay_ms", delay}});
+    events_.publish(t.spec.id, EventKind::spinning, t.spinning, {{"lines_per_s", rate}, {"delay_ms", delay}});
   }
   std::string id = t.spec.id;
   t.spin_timer.start(delay, [this, id] {
@@ -641,7 +641,7 @@ void Supervisor::quic_blocked(Tunnel& t) {
     if (it == tunnels_.end()) continue;
     Tunnel& o = *it->second;
     if (!lifecycle::waiting_for_edge(o.state, !o.conns.empty()) || o.http2) continue;
-    events_.publish(id, "protocol", "http2 (quic blocked)", {{"protocol", "http2"}, {"reason", "quic blocked"}});
+    events_.publish(id, EventKind::protocol, "http2 (quic blocked)", {{"protocol", "http2"}, {"reason", "quic blocked"}});
     restart_now(o, "QUIC blocked, switching to HTTP/2");
   }
 }
@@ -685,7 +685,7 @@ void Supervisor::clock_stepped() {
 void Supervisor::give_up(Tunnel& t, const std::string& why) {
   log_error("tunnel %s: %s", t.spec.id.c_str(), why.c_str());
   t.last_exit = why;
-  events_.publish(t.spec.id, "failed", why, {{"reason", why}});
+  events_.publish(t.spec.id, EventKind::failed, why, {{"reason", why}});
   answer_waiters(t, Reply::Err("failed", "tunnel " + t.spec.id + " " + why));
 }
 
@@ -732,7 +732,7 @@ void Supervisor::remove(const std::string& id, const std::string& detail) {
   std::unique_ptr<Tunnel> t = std::move(it->second);
   tunnels_.erase(it);
   answer_waiters(*t, Reply::Err("stopped", "tunnel " + id + " was stopped before it was up"));
-  events_.publish(id, "stopped", detail);
+  events_.publish(id, EventKind::stopped, detail);
   log_info("tunnel %s: stopped (%s)", id.c_str(), detail.c_str());
   changed();
   for (auto& w : t->stop_waiters) w(Reply::Ok("stopped " + id));

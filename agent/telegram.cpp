@@ -2,11 +2,10 @@
 
 #include <algorithm>
 #include <cstdlib>
-#include <random>
 
-#include "backoff.hpp"
 #include "jsonget.hpp"
 #include "log.hpp"
+#include "notify.hpp"
 #include "tgtext.hpp"
 #include "tokens.hpp"
 
@@ -31,7 +30,7 @@ std::string tunnel_id_of(const std::string& arg) {
 TelegramChannel::TelegramChannel(uv_loop_t* loop, Http& http, Commands& commands, EventBus& events,
                                  Supervisor& supervisor, const TelegramConfig& cfg, std::string state_dir)
     : loop_(loop), http_(http), commands_(commands), events_(events), supervisor_(supervisor), cfg_(cfg),
-      state_dir_(std::move(state_dir)), save_timer_(loop), retry_(loop) {}
+      state_dir_(std::move(state_dir)), save_timer_(loop), backoff_(kRetryInitialMs, kRetryMaxMs), retry_(loop) {}
 
 TelegramChannel::~TelegramChannel() {
   if (save_timer_.active()) save_offset_now();
@@ -105,14 +104,9 @@ void TelegramChannel::on_poll(const HttpResponse& r) {
   auto j = json::parse(r.body, nullptr, false);
   bool ok = r.status == 200 && json_bool(j, "ok") && json_field(j, "result").is_array();
   if (!ok) {
-    ++failures_;
-    uint64_t wait = 0;
+    uint64_t wait = backoff_.next_delay_ms();
     int64_t asked = json_int(json_field(j, "parameters"), "retry_after");
     if (asked > 0) wait = static_cast<uint64_t>(asked) * 1000;
-    if (!wait) {
-      static std::minstd_rand rng(std::random_device{}());
-      wait = backoff_delay_ms(failures_, kRetryInitialMs, kRetryMaxMs, std::uniform_real_distribution<double>(0, 1)(rng));
-    }
     std::string why = r.status ? "HTTP " + std::to_string(r.status) : r.error;
     if (json_field(j, "description").is_string()) why += ": " + redacted(json_string(j, "description"));
     log_warn("telegram: getUpdates failed (%s); polling again in %.1fs", why.c_str(),
@@ -120,8 +114,8 @@ void TelegramChannel::on_poll(const HttpResponse& r) {
     retry_later(wait);
     return;
   }
-  if (failures_) log_info("telegram: getUpdates works again");
-  failures_ = 0;
+  if (backoff_.attempts()) log_info("telegram: getUpdates works again");
+  backoff_.reset();
   for (const auto& update : j["result"]) {
     int64_t id = json_int(update, "update_id");
     // Telegram forgets updates below the next offset: none comes twice.
@@ -227,16 +221,16 @@ void TelegramChannel::on_event(const Event& ev) {
   const TunnelSpec* spec = supervisor_.spec(ev.id);
   if (!spec || spec->caller.kind != Caller::Kind::telegram) return;
   std::string what;
-  if (ev.kind == "url") {
+  if (ev.kind == EventKind::url) {
     if (awaiting_start_.count(ev.id)) return;  // the start reply carries it
     what = "new URL " + ev.detail;
-  } else if (ev.kind == "backoff") {
+  } else if (ev.kind == EventKind::backoff) {
     int attempt = ev.fields.value("attempt", 0);
     std::string reason = ev.fields.value("reason", std::string());
     if (attempt == 1) what = "crashed (" + reason + "); " + ev.detail;
-    else if (attempt == 3 || (attempt > 3 && attempt % 10 == 0))
+    else if (crash_worth_notice(attempt))
       what = "keeps crashing (" + std::to_string(attempt) + " in a row; " + reason + ")";
-  } else if (ev.kind == "failed") {
+  } else if (ev.kind == EventKind::failed) {
     what = "failed: " + ev.detail;
   }
   if (what.empty()) return;

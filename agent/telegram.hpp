@@ -16,6 +16,7 @@
 #include <set>
 #include <string>
 
+#include "backoff.hpp"
 #include "commands.hpp"
 #include "config.hpp"
 #include "events.hpp"
@@ -65,7 +66,7 @@ class TelegramChannel {
   std::vector<InflightCommand> inflight_;
   Timer save_timer_;  // coalesces the saves after commands finish
   uint64_t poll_id_ = 0, me_id_ = 0;
-  int failures_ = 0;
+  Backoff backoff_;  // failed polls in a row
   Timer retry_;
   uint64_t ignored_ = 0;
   uint64_t event_token_ = 0;

@@ -1,5 +1,7 @@
 #include <catch2/catch.hpp>
 
+#include <vector>
+
 #include "backoff.hpp"
 
 using namespace tether;
@@ -31,6 +33,42 @@ TEST_CASE("jitter is +-20% and never below the minimum nor above the cap") {
 TEST_CASE("equal initial and max give a fixed delay") {
   REQUIRE(backoff_delay_ms(1, 1000, 1000, 0.0) == 1000);
   REQUIRE(backoff_delay_ms(9, 1000, 1000, 0.99) == 1000);
+}
+
+TEST_CASE("a Backoff counts failures and doubles its delay until reset") {
+  Backoff b(1000, 60000, [] { return 0.5; });
+  REQUIRE(b.attempts() == 0);
+  REQUIRE(b.next_delay_ms() == 1000);
+  REQUIRE(b.next_delay_ms() == 2000);
+  REQUIRE(b.next_delay_ms() == 4000);
+  REQUIRE(b.attempts() == 3);
+  for (int i = 0; i < 10; ++i) b.next_delay_ms();
+  REQUIRE(b.next_delay_ms() == 60000);
+  REQUIRE(b.attempts() == 14);
+  b.reset();
+  REQUIRE(b.attempts() == 0);
+  REQUIRE(b.next_delay_ms() == 1000);
+}
+
+TEST_CASE("a Backoff takes its jitter from its unit source, one draw per delay") {
+  std::vector<double> draws = {0.0, 0.999999, 0.5};
+  size_t next = 0;
+  Backoff b(500, 60000, [&] { return draws[next++]; });
+  REQUIRE(b.next_delay_ms() == 500);   // 400, raised to the minimum
+  REQUIRE(b.next_delay_ms() == 1200);  // 1000 + 20%
+  REQUIRE(b.next_delay_ms() == 2000);
+  REQUIRE(next == 3);
+}
+
+TEST_CASE("a Backoff without a unit source jitters within +-20%") {
+  Backoff b(1000, 1000000);
+  for (int i = 0; i < 100; ++i) {
+    b.reset();
+    for (int j = 0; j < 5; ++j) b.next_delay_ms();
+    uint64_t d = b.next_delay_ms();  // 32 s before jitter
+    REQUIRE(d >= 25600);
+    REQUIRE(d <= 38400);
+  }
 }
 
 TEST_CASE("restart window: never gives up with max_restarts 0") {

@@ -56,15 +56,22 @@ TEST_CASE("Cloudflare's error text is capped") {
 }
 
 TEST_CASE("retry delays: retry-after, minutes for a bare 429, backoff otherwise") {
-  REQUIRE(cf_retry_delay_ms(429, 3000, 1, 0.5) == 3000);
-  REQUIRE(cf_retry_delay_ms(429, 900000, 1, 0.5) == 300000);
-  REQUIRE(cf_retry_delay_ms(429, 0, 1, 0.5) == 60000);
-  REQUIRE(cf_retry_delay_ms(429, 0, 2, 0.5) == 120000);
-  REQUIRE(cf_retry_delay_ms(429, 0, 3, 0.5) == 240000);
-  REQUIRE(cf_retry_delay_ms(429, 0, 4, 0.5) == 300000);
-  REQUIRE(cf_retry_delay_ms(429, 0, 40, 0.5) == 300000);
-  uint64_t d = cf_retry_delay_ms(503, 0, 1, 0.5);
+  auto no_jitter = [] { return 0.5; };
+  Backoff b = cf_call_backoff(no_jitter);
+  REQUIRE(cf_retry_delay_ms(429, 3000, b) == 3000);
+  REQUIRE(cf_retry_delay_ms(429, 900000, b) == 300000);
+  b.reset();
+  REQUIRE(cf_retry_delay_ms(429, 0, b) == 60000);
+  REQUIRE(cf_retry_delay_ms(429, 0, b) == 120000);
+  REQUIRE(cf_retry_delay_ms(429, 0, b) == 240000);
+  REQUIRE(cf_retry_delay_ms(429, 0, b) == 300000);
+  for (int i = 0; i < 36; ++i) cf_retry_delay_ms(429, 0, b);
+  REQUIRE(b.attempts() == 40);
+  REQUIRE(cf_retry_delay_ms(429, 0, b) == 300000);
+  b.reset();
+  uint64_t d = cf_retry_delay_ms(503, 0, b);
   REQUIRE(d >= 400);
   REQUIRE(d <= 600);
-  REQUIRE(cf_retry_delay_ms(503, 0, 10, 0.5) <= 8000);
+  for (int i = 0; i < 8; ++i) cf_retry_delay_ms(503, 0, b);
+  REQUIRE(cf_retry_delay_ms(503, 0, b) <= 8000);
 }

@@ -1,5 +1,7 @@
 #include <catch2/catch.hpp>
 #include <string>
+#include <utility>
+#include <vector>
 
 #include "events.hpp"
 #include "metrics.hpp"
@@ -45,17 +47,42 @@ TEST_CASE("splitting never cuts a UTF-8 character or an escape, and counts chara
 }
 
 TEST_CASE("which events become notifications") {
-  auto ev = [](std::string kind, nlohmann::json fields = nlohmann::json::object()) {
+  auto ev = [](EventKind kind, nlohmann::json fields = nlohmann::json::object()) {
     return Event{"t", "8080", kind, "d", fields};
   };
-  REQUIRE(notice_kind(ev("url")) == "url");
-  REQUIRE(notice_kind(ev("failed")) == "failed");
-  REQUIRE(notice_kind(ev("exited")).empty());
-  REQUIRE(notice_kind(ev("connected")).empty());
-  REQUIRE(notice_kind(ev("backoff", {{"attempt", 2}})).empty());
-  REQUIRE(notice_kind(ev("backoff", {{"attempt", 3}})) == "crashing");
-  REQUIRE(notice_kind(ev("backoff", {{"attempt", 4}})).empty());
-  REQUIRE(notice_kind(ev("backoff", {{"attempt", 20}})) == "crashing");
+  REQUIRE(notice_kind(ev(EventKind::url)) == "url");
+  REQUIRE(notice_kind(ev(EventKind::failed)) == "failed");
+  REQUIRE(notice_kind(ev(EventKind::exited)).empty());
+  REQUIRE(notice_kind(ev(EventKind::connected)).empty());
+  REQUIRE(notice_kind(ev(EventKind::backoff, {{"attempt", 2}})).empty());
+  REQUIRE(notice_kind(ev(EventKind::backoff, {{"attempt", 3}})) == "crashing");
+  REQUIRE(notice_kind(ev(EventKind::backoff, {{"attempt", 4}})).empty());
+  REQUIRE(notice_kind(ev(EventKind::backoff, {{"attempt", 20}})) == "crashing");
+  REQUIRE(notice_kind(ev(EventKind::backoff)).empty());
+}
+
+TEST_CASE("a crash loop is noticed at the 3rd crash, then every 10th") {
+  std::vector<int> noticed;
+  for (int attempt = -1; attempt <= 45; ++attempt)
+    if (crash_worth_notice(attempt)) noticed.push_back(attempt);
+  REQUIRE(noticed == std::vector<int>{3, 10, 20, 30, 40});
+}
+
+TEST_CASE("event kinds keep their wire names") {
+  const std::vector<std::pair<EventKind, std::string>> names = {
+      {EventKind::starting, "starting"},       {EventKind::url, "url"},
+      {EventKind::connected, "connected"},     {EventKind::disconnected, "disconnected"},
+      {EventKind::exited, "exited"},           {EventKind::backoff, "backoff"},
+      {EventKind::restarted, "restarted"},     {EventKind::failed, "failed"},
+      {EventKind::stopped, "stopped"},         {EventKind::credentials, "credentials"},
+      {EventKind::offline, "offline"},         {EventKind::online, "online"},
+      {EventKind::spinning, "spinning"},       {EventKind::protocol, "protocol"},
+  };
+  for (const auto& [kind, name] : names) REQUIRE(event_kind_name(kind) == name);
+  Event e{"2026-12-04T18:00:00.000Z", "8080", EventKind::backoff, "respawn in 1.0s", {{"attempt", 1}}};
+  REQUIRE(e.text() == "EVENT 2026-12-04T18:00:00.000Z 8080 backoff respawn in 1.0s");
+  REQUIRE(e.json().dump() ==
+          R"({"attempt":1,"detail":"respawn in 1.0s","event":"backoff","id":"8080","time":"2026-12-04T18:00:00.000Z"})");
 }
 
 TEST_CASE("metrics: HELP and TYPE before samples, escaped labels") {
