@@ -23,7 +23,7 @@
 #include <string>
 #include <vector>
 
-#include "commands.hpp"
+#include "caller.hpp"
 #include "config.hpp"
 #include "linkpolicy.hpp"
 #include "report.hpp"

@@ -16,7 +16,7 @@
 #include <set>
 #include <string>
 
-#include "commands.hpp"
+#include "dispatcher.hpp"
 #include "config.hpp"
 #include "events.hpp"
 #include "http.hpp"
@@ -29,7 +29,7 @@ namespace tether {
 
 class TelegramChannel {
  public:
-  TelegramChannel(uv_loop_t* loop, Http& http, Commands& commands, EventBus& events, Supervisor& supervisor,
+  TelegramChannel(uv_loop_t* loop, Http& http, Dispatcher& commands, EventBus& events, Supervisor& supervisor,
                   const TelegramConfig& cfg, std::string state_dir);
   ~TelegramChannel();
   TelegramChannel(const TelegramChannel&) = delete;
@@ -54,7 +54,7 @@ class TelegramChannel {
 
   uv_loop_t* loop_;
   Http& http_;
-  Commands& commands_;
+  Dispatcher& commands_;
   EventBus& events_;
   Supervisor& supervisor_;
   TelegramConfig cfg_;
