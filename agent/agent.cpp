@@ -40,10 +40,10 @@ Agent::Agent(uv_loop_t* loop, Config cfg, Options opts)
                     return lookup_token(spec.token_env, cfg_.cloudflare.env_file, err);
                   }),
       http_(loop),
-      provisioner_(loop, http_, *this),
+      provisioner_(loop, http_, cfg_, provisioner_tunnels()),
       notifier_(loop, http_, events_, cfg_.agent.state_dir),
-      commands_(*this),
-      control_(loop, commands_, events_),
+      dispatcher_(dispatcher_targets()),
+      control_(loop, dispatcher_, events_),
       sd_(loop),
       clock_(loop),
       state_timer_(loop),
@@ -56,6 +56,43 @@ Agent::Agent(uv_loop_t* loop, Config cfg, Options opts)
 }
 
 Agent::~Agent() = default;
+
+// The agent owns the supervisor, the provisioner and the dispatcher, so
+// these callbacks never outlive what they capture.
+Provisioner::Tunnels Agent::provisioner_tunnels() {
+  Provisioner::Tunnels t;
+  t.exists = [this](const std::string& name) { return supervisor_.exists(name); };
+  t.stop = [this](const std::string& name, ReplyFn done) { supervisor_.stop(name, std::move(done)); };
+  t.start = [this](const std::string& name) {
+    TunnelSpec spec;
+    std::string err;
+    if (supervisor_.exists(name)) supervisor_.restart(name, log_failure("provision restart " + name));
+    else if (tunnel_spec(name, &spec, &err)) supervisor_.start(spec, false, log_failure("provision start " + name));
+  };
+  return t;
+}
+
+Dispatcher::Targets Agent::dispatcher_targets() {
+  Dispatcher::Targets t;
+  t.config = [this]() -> const Config& { return cfg_; };
+  t.tunnel_spec = [this](const std::string& id, TunnelSpec* out, std::string* err) { return tunnel_spec(id, out, err); };
+  t.start = [this](const TunnelSpec& spec, bool wait, ReplyFn done) { supervisor_.start(spec, wait, std::move(done)); };
+  t.stop = [this](const std::string& id, ReplyFn done) { supervisor_.stop(id, std::move(done)); };
+  t.restart = [this](const std::string& id, ReplyFn done) { supervisor_.restart(id, std::move(done)); };
+  t.killall = [this](ReplyFn done) { supervisor_.killall(std::move(done)); };
+  t.infos = [this] { return supervisor_.infos(); };
+  t.info = [this](const std::string& id, TunnelInfo* out) { return supervisor_.info(id, out); };
+  t.logs = [this](const std::string& id, size_t n, std::vector<std::string>* out) {
+    return supervisor_.logs(id, n, out);
+  };
+  t.reload = [this] { return reload(); };
+  t.provision = [this](const std::string& name, const std::string& service, bool start, ReplyFn done) {
+    provisioner_.provision(name, service, start, std::move(done));
+  };
+  t.deprovision = [this](const std::string& name, ReplyFn done) { provisioner_.deprovision(name, std::move(done)); };
+  t.metrics = [this] { return metrics(); };
+  return t;
+}
 
 int Agent::start(std::string* err) {
   // Before anything else: the socket, the pid file and the state file are
@@ -380,7 +417,7 @@ void Agent::start_netwatch() {
 void Agent::start_telegram() {
   telegram_.reset();
   if (!cfg_.telegram.enabled) return;
-  telegram_ = std::make_unique<TelegramChannel>(loop_, http_, commands_, events_, supervisor_, cfg_.telegram,
+  telegram_ = std::make_unique<TelegramChannel>(loop_, http_, dispatcher_, events_, supervisor_, cfg_.telegram,
                                                 cfg_.agent.state_dir);
   std::string err;
   if (!telegram_->start(&err)) {

@@ -11,9 +11,9 @@
 #include <vector>
 
 #include "clockwatch.hpp"
-#include "commands.hpp"
 #include "config.hpp"
 #include "control.hpp"
+#include "dispatcher.hpp"
 #include "events.hpp"
 #include "http.hpp"
 #include "metrics.hpp"
@@ -45,7 +45,6 @@ class Agent {
   const Config& config() const { return cfg_; }
   EventBus& events() { return events_; }
   Supervisor& supervisor() { return supervisor_; }
-  Provisioner& provisioner() { return provisioner_; }
   MetricsSnapshot metrics() const;
 
   // What `start <id>` means: a port, a [tunnel NAME] section, or a name
@@ -75,6 +74,8 @@ class Agent {
   void publish_status();
   void start_telegram();
   void start_netwatch();
+  Provisioner::Tunnels provisioner_tunnels();
+  Dispatcher::Targets dispatcher_targets();
 
   uv_loop_t* loop_;
   StateLock state_lock_;
@@ -85,7 +86,7 @@ class Agent {
   Http http_;
   Provisioner provisioner_;
   Notifier notifier_;
-  Commands commands_;
+  Dispatcher dispatcher_;
   Control control_;
   SdNotify sd_;
   std::unique_ptr<TelegramChannel> telegram_;

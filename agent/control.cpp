@@ -376,7 +376,7 @@ class Control::Conn : public std::enable_shared_from_this<Conn> {
   bool processing_ = false, stop_taking_ = false, watching_ = false, ended_ = false;
 };
 
-Control::Control(uv_loop_t* loop, Commands& commands, EventBus& events)
+Control::Control(uv_loop_t* loop, Dispatcher& commands, EventBus& events)
     : loop_(loop), commands_(commands), events_(events) {}
 
 Control::~Control() { close(); }

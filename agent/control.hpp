@@ -14,7 +14,7 @@
 #include <unordered_map>
 #include <vector>
 
-#include "commands.hpp"
+#include "dispatcher.hpp"
 #include "config.hpp"
 #include "linesplit.hpp"
 #include "uvpp.hpp"
@@ -25,7 +25,7 @@ class EventBus;
 
 class Control {
  public:
-  Control(uv_loop_t* loop, Commands& commands, EventBus& events);
+  Control(uv_loop_t* loop, Dispatcher& commands, EventBus& events);
   ~Control();
 
   // Removes a stale socket file, refuses to start when another agent
@@ -49,7 +49,7 @@ class Control {
   void forget(Conn* c);
 
   uv_loop_t* loop_;
-  Commands& commands_;
+  Dispatcher& commands_;
   EventBus& events_;
   UvHandle<uv_pipe_t> server_;
   std::string path_;

@@ -3,33 +3,45 @@
 // current state first, so running it again continues where a failure
 // stopped it and changes nothing once everything is in place. Jobs for
 // different names run concurrently; jobs for the same name run one after
-// the other.
+// the other. What each step sends and how it reads the answer is in
+// provision_steps.hpp; this file only runs the steps in order.
 #pragma once
 
 #include <uv.h>
 
 #include <cstdint>
 #include <deque>
+#include <functional>
 #include <map>
 #include <memory>
 #include <string>
 #include <vector>
 
-#include "commands.hpp"
+#include "protocol.hpp"
+#include "config.hpp"
 #include "http.hpp"
 #include "ratelimit.hpp"
 #include "uvpp.hpp"
 
 namespace tether {
 
-class Agent;
-
 class Provisioner {
  public:
-  Provisioner(uv_loop_t* loop, Http& http, Agent& agent);
+  // What the jobs need of the supervisor; the agent wires these to it.
+  struct Tunnels {
+    std::function<bool(const std::string& name)> exists;
+    // Calls done once the tunnel is stopped.
+    std::function<void(const std::string& name, ReplyFn done)> stop;
+    // `provision ... start`: restarts the tunnel, or starts it.
+    std::function<void(const std::string& name)> start;
+  };
+
+  // cfg is the agent's: a reload changes it in place.
+  Provisioner(uv_loop_t* loop, Http& http, const Config& cfg, Tunnels tunnels);
   ~Provisioner();
 
-  // Replies "OK provisioned <name> https://<host> tunnel=<uuid>".
+  // service: one route's service instead of the configured one ("" keeps
+  // it). Replies "OK provisioned <name> https://<host> tunnel=<uuid>".
   void provision(const std::string& name, const std::string& service, bool start, ReplyFn done);
   // Replies "OK deprovisioned <name>", or ERR notfound when nothing exists.
   void deprovision(const std::string& name, ReplyFn done);
@@ -38,7 +50,8 @@ class Provisioner {
 
  private:
   class Job;
-  friend class Job;
+  class ProvisionJob;
+  class DeprovisionJob;
 
   // A verify + zone answer, reused for a minute by jobs with the same key.
   struct ZoneAnswer {
@@ -54,21 +67,21 @@ class Provisioner {
   void finished(Job* job);
   const ZoneAnswer* known_zone(const std::string& key) const;
   void remember_zone(ZoneAnswer answer);
-  // The running job with this serial, or null once it is finished or
-  // cancelled.
-  Job* running(uint64_t serial) const;
 
   uv_loop_t* loop_;
   Http& http_;
-  Agent& agent_;
+  const Config& cfg_;
+  Tunnels tunnels_;
   // Per name: the running job first, then the ones waiting for it.
   std::map<std::string, std::deque<std::unique_ptr<Job>>> queues_;
-  // Finished jobs are freed on the next loop turn, never inside their own
-  // callbacks.
+  // Queue fronts waiting for a slot. Only finished() and cancel_all() take a
+  // job out of its queue, and both keep this list in step.
+  std::deque<Job*> ready_;
+  // A job finishes inside a callback of its own (a CfApi reply, its timer),
+  // so it is freed from here on the next loop turn, when none of its code is
+  // on the stack.
   std::vector<std::unique_ptr<Job>> finished_;
   Timer reaper_;
-  uint64_t serials_ = 0;
-  std::deque<uint64_t> ready_;  // serials of queue fronts waiting for a slot
   size_t running_ = 0;
   RateLimiter limiter_;
   ZoneAnswer zone_answer_;

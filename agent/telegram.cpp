@@ -27,7 +27,7 @@ std::string tunnel_id_of(const std::string& arg) {
 
 }  // namespace
 
-TelegramChannel::TelegramChannel(uv_loop_t* loop, Http& http, Commands& commands, EventBus& events,
+TelegramChannel::TelegramChannel(uv_loop_t* loop, Http& http, Dispatcher& commands, EventBus& events,
                                  Supervisor& supervisor, const TelegramConfig& cfg, std::string state_dir)
     : loop_(loop), http_(http), commands_(commands), events_(events), supervisor_(supervisor), cfg_(cfg),
       state_dir_(std::move(state_dir)), save_timer_(loop), backoff_(kRetryInitialMs, kRetryMaxMs), retry_(loop) {}

@@ -17,7 +17,7 @@
 #include <string>
 
 #include "backoff.hpp"
-#include "commands.hpp"
+#include "dispatcher.hpp"
 #include "config.hpp"
 #include "events.hpp"
 #include "http.hpp"
@@ -30,7 +30,7 @@ namespace tether {
 
 class TelegramChannel {
  public:
-  TelegramChannel(uv_loop_t* loop, Http& http, Commands& commands, EventBus& events, Supervisor& supervisor,
+  TelegramChannel(uv_loop_t* loop, Http& http, Dispatcher& commands, EventBus& events, Supervisor& supervisor,
                   const TelegramConfig& cfg, std::string state_dir);
   ~TelegramChannel();
   TelegramChannel(const TelegramChannel&) = delete;
@@ -55,7 +55,7 @@ class TelegramChannel {
 
   uv_loop_t* loop_;
   Http& http_;
-  Commands& commands_;
+  Dispatcher& commands_;
   EventBus& events_;
   Supervisor& supervisor_;
   TelegramConfig cfg_;

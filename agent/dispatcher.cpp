@@ -1,12 +1,8 @@
-#include "commands.hpp"
+#include "dispatcher.hpp"
 
 #include <cctype>
 
-#include "agent.hpp"
 #include "child.hpp"
-#include "metrics.hpp"
-#include "report.hpp"
-#include "supervisor.hpp"
 #include "version.hpp"
 
 namespace tether {
@@ -47,41 +43,41 @@ std::string tunnel_id(const std::string& arg, std::string* err) {
 
 }  // namespace
 
-Commands::Commands(Agent& agent) : agent_(agent) {
+Dispatcher::Dispatcher(Targets targets) : t_(std::move(targets)) {
   verbs_ = {
-      {"help", "", "list the commands", 0, 0, &Commands::help},
-      {"ping", "", "check that the agent answers (OK pong)", 0, 0, &Commands::ping},
-      {"version", "", "agent and library versions", 0, 0, &Commands::version},
-      {"start", "<port>|<name> [nowait]", "start a tunnel; replies with its URL once known", 1, 2, &Commands::start},
-      {"stop", "<id>", "stop a tunnel (its cloudflared and their group)", 1, 1, &Commands::stop},
-      {"restart", "<id>", "replace a tunnel's cloudflared by a new one", 1, 1, &Commands::restart},
-      {"list", "", "every tunnel: id, kind, state, URL, pid, uptime, restarts", 0, 0, &Commands::list},
-      {"status", "<id>", "one tunnel in detail, with its last exit and error", 1, 1, &Commands::status},
-      {"logs", "<id> [n]", "the last n lines of a tunnel's cloudflared output (default 20)", 1, 2, &Commands::logs},
-      {"killall", "", "stop every tunnel", 0, 0, &Commands::killall},
-      {"watch", "", "turn this connection into a stream of events", 0, 0, &Commands::watch},
+      {"help", "", "list the commands", 0, 0, &Dispatcher::help},
+      {"ping", "", "check that the agent answers (OK pong)", 0, 0, &Dispatcher::ping},
+      {"version", "", "agent and library versions", 0, 0, &Dispatcher::version},
+      {"start", "<port>|<name> [nowait]", "start a tunnel; replies with its URL once known", 1, 2, &Dispatcher::start},
+      {"stop", "<id>", "stop a tunnel (its cloudflared and their group)", 1, 1, &Dispatcher::stop},
+      {"restart", "<id>", "replace a tunnel's cloudflared by a new one", 1, 1, &Dispatcher::restart},
+      {"list", "", "every tunnel: id, kind, state, URL, pid, uptime, restarts", 0, 0, &Dispatcher::list},
+      {"status", "<id>", "one tunnel in detail, with its last exit and error", 1, 1, &Dispatcher::status},
+      {"logs", "<id> [n]", "the last n lines of a tunnel's cloudflared output (default 20)", 1, 2, &Dispatcher::logs},
+      {"killall", "", "stop every tunnel", 0, 0, &Dispatcher::killall},
+      {"watch", "", "turn this connection into a stream of events", 0, 0, &Dispatcher::watch},
       {"provision", "<name> [service=<url>] [start]",
-       "create or repair tunnel <name>, its DNS name and stored token (Cloudflare API)", 1, 3, &Commands::provision},
-      {"deprovision", "<name>", "stop and delete tunnel <name>, its DNS record and token", 1, 1, &Commands::deprovision},
-      {"metrics", "", "Prometheus text exposition of the agent's figures", 0, 0, &Commands::metrics},
-      {"reload", "", "re-read the configuration file and apply it", 0, 0, &Commands::reload},
-      {"quit", "", "close this connection", 0, 0, &Commands::quit},
+       "create or repair tunnel <name>, its DNS name and stored token (Cloudflare API)", 1, 3, &Dispatcher::provision},
+      {"deprovision", "<name>", "stop and delete tunnel <name>, its DNS record and token", 1, 1, &Dispatcher::deprovision},
+      {"metrics", "", "Prometheus text exposition of the agent's figures", 0, 0, &Dispatcher::metrics},
+      {"reload", "", "re-read the configuration file and apply it", 0, 0, &Dispatcher::reload},
+      {"quit", "", "close this connection", 0, 0, &Dispatcher::quit},
   };
 }
 
-const Commands::Verb* Commands::find(const std::string& name) const {
+const Dispatcher::Verb* Dispatcher::find(const std::string& name) const {
   for (const auto& v : verbs_)
     if (name == v.name) return &v;
   return nullptr;
 }
 
-Reply Commands::usage(const Verb& v) {
+Reply Dispatcher::usage(const Verb& v) {
   std::string u = v.name;
   if (*v.usage) u += std::string(" ") + v.usage;
   return Reply::Err("usage", u);
 }
 
-void Commands::dispatch(const Request& req, const Caller& caller, ReplyFn done) {
+void Dispatcher::dispatch(const Request& req, const Caller& caller, ReplyFn done) {
   const Verb* v = find(req.verb);
   if (!v) {
     done(Reply::Err("usage", "unknown command '" + printable(req.verb) + "' (try 'help')"));
@@ -94,7 +90,7 @@ void Commands::dispatch(const Request& req, const Caller& caller, ReplyFn done) 
   (this->*(v->run))(req, caller, std::move(done));
 }
 
-void Commands::help(const Request&, const Caller&, ReplyFn done) {
+void Dispatcher::help(const Request&, const Caller&, ReplyFn done) {
   Reply r = Reply::Ok(std::to_string(verbs_.size()) + " commands");
   nlohmann::json list = nlohmann::json::array();
   for (const auto& v : verbs_) {
@@ -110,26 +106,26 @@ void Commands::help(const Request&, const Caller&, ReplyFn done) {
   done(std::move(r));
 }
 
-void Commands::ping(const Request&, const Caller&, ReplyFn done) { done(Reply::Ok("pong")); }
+void Dispatcher::ping(const Request&, const Caller&, ReplyFn done) { done(Reply::Ok("pong")); }
 
-void Commands::version(const Request&, const Caller&, ReplyFn done) {
+void Dispatcher::version(const Request&, const Caller&, ReplyFn done) {
   Reply r = Reply::Ok(version_line());
   r.data["version"] = kVersion;
   done(std::move(r));
 }
 
-bool Commands::id_arg(const Request& req, const ReplyFn& done, std::string* id) const {
+bool Dispatcher::id_arg(const Request& req, const ReplyFn& done, std::string* id) const {
   std::string err;
   *id = tunnel_id(req.args[0], &err);
   if (id->empty()) done(Reply::Err("usage", usage(*find(req.verb)).message + ": " + err));
   // A [tunnel NAME] section with type = quick runs under its port, which is
   // its id; its name means the same tunnel in every verb.
-  const TunnelConfig* section = id->empty() ? nullptr : agent_.config().find_tunnel(*id);
+  const TunnelConfig* section = id->empty() ? nullptr : t_.config().find_tunnel(*id);
   if (section && section->kind == TunnelKind::quick) *id = std::to_string(section->port);
   return !id->empty();
 }
 
-void Commands::start(const Request& req, const Caller& caller, ReplyFn done) {
+void Dispatcher::start(const Request& req, const Caller& caller, ReplyFn done) {
   bool wait = true;
   if (req.args.size() == 2) {
     if (req.args[1] != "nowait") {
@@ -140,34 +136,34 @@ void Commands::start(const Request& req, const Caller& caller, ReplyFn done) {
   }
   std::string id, err;
   if (!id_arg(req, done, &id)) return;
-  const Config& cfg = agent_.config();
+  const Config& cfg = t_.config();
   if (find_executable(cfg.cloudflared.path).empty()) {
     done(Reply::Err("nocloudflared", std::string(kInstallHint) + " (looked for '" + cfg.cloudflared.path + "')"));
     return;
   }
   TunnelSpec spec;
-  if (!agent_.tunnel_spec(id, &spec, &err)) {
+  if (!t_.tunnel_spec(id, &spec, &err)) {
     done(Reply::Err("notfound", err));
     return;
   }
   spec.caller = caller;
-  agent_.supervisor().start(spec, wait, std::move(done));
+  t_.start(spec, wait, std::move(done));
 }
 
-void Commands::stop(const Request& req, const Caller&, ReplyFn done) {
+void Dispatcher::stop(const Request& req, const Caller&, ReplyFn done) {
   std::string id;
-  if (id_arg(req, done, &id)) agent_.supervisor().stop(id, std::move(done));
+  if (id_arg(req, done, &id)) t_.stop(id, std::move(done));
 }
 
-void Commands::restart(const Request& req, const Caller&, ReplyFn done) {
+void Dispatcher::restart(const Request& req, const Caller&, ReplyFn done) {
   std::string id;
-  if (id_arg(req, done, &id)) agent_.supervisor().restart(id, std::move(done));
+  if (id_arg(req, done, &id)) t_.restart(id, std::move(done));
 }
 
 // The JSON form is only built for a caller that asked for it: with 100
 // tunnels it is most of the work of a plain `list`.
-void Commands::list(const Request& req, const Caller&, ReplyFn done) {
-  auto infos = agent_.supervisor().infos();
+void Dispatcher::list(const Request& req, const Caller&, ReplyFn done) {
+  auto infos = t_.infos();
   Reply r = Reply::Ok(std::to_string(infos.size()) + " tunnels");
   if (req.json) {
     nlohmann::json all = nlohmann::json::array();
@@ -184,11 +180,11 @@ void Commands::list(const Request& req, const Caller&, ReplyFn done) {
   done(std::move(r));
 }
 
-void Commands::status(const Request& req, const Caller&, ReplyFn done) {
+void Dispatcher::status(const Request& req, const Caller&, ReplyFn done) {
   std::string id;
   TunnelInfo info;
   if (!id_arg(req, done, &id)) return;
-  if (!agent_.supervisor().info(id, &info)) {
+  if (!t_.info(id, &info)) {
     done(no_such_tunnel(id));
   } else {
     Reply r = Reply::Ok(id + " " + info.state);
@@ -198,7 +194,7 @@ void Commands::status(const Request& req, const Caller&, ReplyFn done) {
   }
 }
 
-void Commands::logs(const Request& req, const Caller&, ReplyFn done) {
+void Dispatcher::logs(const Request& req, const Caller&, ReplyFn done) {
   std::string id;
   if (!id_arg(req, done, &id)) return;
   size_t n = kDefaultLogLines;
@@ -211,7 +207,7 @@ void Commands::logs(const Request& req, const Caller&, ReplyFn done) {
     n = std::stoul(a);
   }
   Reply r = Reply::Ok();
-  if (!agent_.supervisor().logs(id, n, &r.lines)) {
+  if (!t_.logs(id, n, &r.lines)) {
     done(no_such_tunnel(id));
     return;
   }
@@ -219,26 +215,26 @@ void Commands::logs(const Request& req, const Caller&, ReplyFn done) {
   done(std::move(r));
 }
 
-void Commands::killall(const Request&, const Caller&, ReplyFn done) { agent_.supervisor().killall(std::move(done)); }
+void Dispatcher::killall(const Request&, const Caller&, ReplyFn done) { t_.killall(std::move(done)); }
 
-void Commands::watch(const Request&, const Caller&, ReplyFn done) {
+void Dispatcher::watch(const Request&, const Caller&, ReplyFn done) {
   Reply r = Reply::Ok("watching");
   r.after = Reply::After::watch;
   done(std::move(r));
 }
 
-void Commands::reload(const Request&, const Caller&, ReplyFn done) {
-  std::string errors = agent_.reload();
+void Dispatcher::reload(const Request&, const Caller&, ReplyFn done) {
+  std::string errors = t_.reload();
   if (!errors.empty()) {
     for (char& c : errors)
       if (c == '\n') c = ';';
     done(Reply::Err("config", "the running configuration is kept: " + errors));
     return;
   }
-  done(Reply::Ok("reloaded " + agent_.config().path));
+  done(Reply::Ok("reloaded " + t_.config().path));
 }
 
-void Commands::provision(const Request& req, const Caller&, ReplyFn done) {
+void Dispatcher::provision(const Request& req, const Caller&, ReplyFn done) {
   const std::string& name = req.args[0];
   const std::string usage_text = "provision <name> [service=<url>] [start]: ";
   if (!valid_tunnel_name(name)) {
@@ -246,7 +242,7 @@ void Commands::provision(const Request& req, const Caller&, ReplyFn done) {
                                  "' is not a tunnel name (a-z, 0-9, '-', starting with a letter)"));
     return;
   }
-  const TunnelConfig* section = agent_.config().find_tunnel(name);
+  const TunnelConfig* section = t_.config().find_tunnel(name);
   if (section && section->kind == TunnelKind::quick) {
     done(Reply::Err("usage", usage_text + "[tunnel " + name + "] is a quick tunnel"));
     return;
@@ -256,7 +252,7 @@ void Commands::provision(const Request& req, const Caller&, ReplyFn done) {
                                           "and DNS records are set with cloudflared itself"));
     return;
   }
-  std::string service = section && !section->routes.empty() ? section->routes[0].service : "http://localhost:80";
+  std::string service;
   bool start = false;
   for (size_t i = 1; i < req.args.size(); ++i) {
     const std::string& a = req.args[i];
@@ -275,30 +271,30 @@ void Commands::provision(const Request& req, const Caller&, ReplyFn done) {
       return;
     }
   }
-  agent_.provisioner().provision(name, service, start, std::move(done));
+  t_.provision(name, service, start, std::move(done));
 }
 
-void Commands::deprovision(const Request& req, const Caller&, ReplyFn done) {
+void Dispatcher::deprovision(const Request& req, const Caller&, ReplyFn done) {
   if (!valid_tunnel_name(req.args[0])) {
     done(Reply::Err("usage", "deprovision <name>: '" + printable(req.args[0]) + "' is not a tunnel name"));
     return;
   }
-  const TunnelConfig* section = agent_.config().find_tunnel(req.args[0]);
+  const TunnelConfig* section = t_.config().find_tunnel(req.args[0]);
   if (section && section->local) {
     done(Reply::Err("usage", "deprovision <name>: [tunnel " + req.args[0] + "] is locally managed (type = local): "
                              "delete it with 'cloudflared tunnel delete' after removing its section"));
     return;
   }
-  agent_.provisioner().deprovision(req.args[0], std::move(done));
+  t_.deprovision(req.args[0], std::move(done));
 }
 
-void Commands::metrics(const Request&, const Caller&, ReplyFn done) {
+void Dispatcher::metrics(const Request&, const Caller&, ReplyFn done) {
   Reply r = Reply::Ok("metrics");
-  r.lines = render_metrics(agent_.metrics());
+  r.lines = render_metrics(t_.metrics());
   done(std::move(r));
 }
 
-void Commands::quit(const Request&, const Caller&, ReplyFn done) {
+void Dispatcher::quit(const Request&, const Caller&, ReplyFn done) {
   Reply r = Reply::Ok("bye");
   r.after = Reply::After::close;
   done(std::move(r));

@@ -1,24 +1,45 @@
 // The one verb dispatcher. The control socket and the Telegram channel both
 // turn their input into a Request and hand it here; nothing else implements
-// a verb.
+// a verb. It reaches the rest of the agent only through Targets, so its
+// parsing, usage errors and replies are unit tested with fakes.
 #pragma once
 
-#include <sys/types.h>
-
-#include <cstdint>
+#include <cstddef>
 #include <functional>
 #include <string>
 #include <vector>
 
+#include "config.hpp"
+#include "metrics.hpp"
 #include "protocol.hpp"
+#include "report.hpp"
+#include "tunnel.hpp"
 
 namespace tether {
 
-class Agent;
-
-class Commands {
+class Dispatcher {
  public:
-  explicit Commands(Agent& agent);
+  // What the verbs act on; the agent wires each to its owner.
+  struct Targets {
+    std::function<const Config&()> config;
+    // What `start <id>` means (Agent::tunnel_spec).
+    std::function<bool(const std::string& id, TunnelSpec* out, std::string* err)> tunnel_spec;
+    std::function<void(const TunnelSpec& spec, bool wait, ReplyFn done)> start;
+    std::function<void(const std::string& id, ReplyFn done)> stop;
+    std::function<void(const std::string& id, ReplyFn done)> restart;
+    std::function<void(ReplyFn done)> killall;
+    std::function<std::vector<TunnelInfo>()> infos;
+    std::function<bool(const std::string& id, TunnelInfo* out)> info;
+    std::function<bool(const std::string& id, size_t n, std::vector<std::string>* out)> logs;
+    // "" or the errors, one per line (Agent::reload).
+    std::function<std::string()> reload;
+    // service: the service= argument, "" for the configured routes.
+    std::function<void(const std::string& name, const std::string& service, bool start, ReplyFn done)> provision;
+    std::function<void(const std::string& name, ReplyFn done)> deprovision;
+    std::function<MetricsSnapshot()> metrics;
+  };
+
+  explicit Dispatcher(Targets targets);
 
   // Calls done exactly once, now or later (a start waits for its URL). done
   // must cope with its client having gone away in the meantime.
@@ -30,7 +51,7 @@ class Commands {
     const char* usage;  // arguments, for "ERR usage" and help
     const char* help;   // one line
     size_t min_args, max_args;
-    void (Commands::*run)(const Request&, const Caller&, ReplyFn);
+    void (Dispatcher::*run)(const Request&, const Caller&, ReplyFn);
   };
 
   void help(const Request&, const Caller&, ReplyFn done);
@@ -56,7 +77,7 @@ class Commands {
   bool id_arg(const Request& req, const ReplyFn& done, std::string* id) const;
   const Verb* find(const std::string& name) const;
 
-  Agent& agent_;
+  Targets t_;
   std::vector<Verb> verbs_;
 };
 
