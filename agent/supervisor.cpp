@@ -62,10 +62,6 @@ std::string bad_credentials(const std::string& credentials, const std::string& i
 
 }  // namespace
 
-Reply no_such_tunnel(const std::string& id) {
-  return Reply::Err("notfound", "no tunnel '" + id + "' (see 'list')");
-}
-
 struct Supervisor::Tunnel {
   Tunnel(uv_loop_t* loop, TunnelSpec s)
       : spec(std::move(s)),

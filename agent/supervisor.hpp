@@ -28,9 +28,6 @@ namespace tether {
 class EventBus;
 struct LineInfo;
 
-// "ERR notfound no tunnel '<id>' (see 'list')".
-Reply no_such_tunnel(const std::string& id);
-
 // Where a named tunnel's token comes from; returns "" and says why in *err
 // when there is none.
 using TokenLookup = std::function<std::string(const TunnelSpec& spec, std::string* err)>;

@@ -34,4 +34,7 @@ struct TunnelSpec {
   bool operator!=(const TunnelSpec& o) const { return !(*this == o); }
 };
 
+// "ERR notfound no tunnel '<id>' (see 'list')".
+Reply no_such_tunnel(const std::string& id);
+
 }  // namespace tether
