@@ -42,8 +42,9 @@ class Supervisor {
   void start(const TunnelSpec& spec, bool wait, ReplyFn done);
   // Replies "OK stopped <id>" from the exit of the child.
   void stop(const std::string& id, ReplyFn done);
-  // A new child for the tunnel; replies like start.
-  // With new_spec (a changed config section), the tunnel continues with it.
+  // A new child for the tunnel; replies like start. With new_spec (a changed
+  // config section), the tunnel continues with it. A tunnel being stopped
+  // gets "ERR busy" and keeps its spec.
   void restart(const std::string& id, ReplyFn done, const TunnelSpec* new_spec = nullptr);
   void killall(ReplyFn done);
   // Agent shutdown: every child is stopped (TERM, grace, KILL) but the
