@@ -6,7 +6,6 @@
 #include <algorithm>
 #include <cctype>
 #include <cerrno>
-#include <cstdint>
 #include <cstdlib>
 #include <cstring>
 #include <functional>
@@ -625,15 +624,15 @@ struct Parser {
       }
       only({"config"}, "type = local");
       if (t.token_env.empty()) t.token_env = default_token_env(t.name);
-      bool shorthand = has("hostname") || has("service");
-      if (shorthand && has("route")) {
-        int first_short = std::min(has("hostname") ? at("hostname") : INT32_MAX, has("service") ? at("service") : INT32_MAX);
-        bool route_second = at("route") > first_short;
-        error(route_second ? at("route") : first_short,
-              where + ": '" + (route_second ? std::string("route") : has("hostname") && at("hostname") == first_short
-                                                                         ? "hostname" : "service") +
-                  "' cannot be mixed with '" + (route_second ? "hostname'/'service'" : "route'") +
-                  " (line " + std::to_string(route_second ? first_short : at("route")) +
+      if ((has("hostname") || has("service")) && has("route")) {
+        // The error is at the first line of whichever form came second.
+        const char* shorthand = !has("service") || (has("hostname") && at("hostname") < at("service")) ? "hostname"
+                                                                                                       : "service";
+        bool route_second = at("route") > at(shorthand);
+        error(route_second ? at("route") : at(shorthand),
+              where + ": '" + (route_second ? "route" : shorthand) + "' cannot be mixed with " +
+                  (route_second ? "'hostname'/'service'" : "'route'") + " (line " +
+                  std::to_string(route_second ? at(shorthand) : at("route")) +
                   "); write every route as 'route = HOST -> SERVICE'");
         continue;
       }

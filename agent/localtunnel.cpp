@@ -168,7 +168,7 @@ struct Reader {
       r.line = l.number;
       last_line = l.number;
       size_t key_indent = item_indent + 2;
-      bool has_service = false, has_hostname = false, has_path = false;
+      bool has_service = false, has_path = false;
       std::string first = l.body.size() > 2 ? l.body.substr(2) : "";
       size_t lead = 0;
       while (lead < first.size() && first[lead] == ' ') ++lead;
@@ -178,16 +178,17 @@ struct Reader {
         std::string key, value;
         if (!key_value(at, body, &key, &value)) return;
         if (key == "hostname") {
-          has_hostname = scalar(at.number, key, value, &r.hostname) || has_hostname;
+          scalar(at.number, key, value, &r.hostname);
         } else if (key == "service") {
-          has_service = scalar(at.number, key, value, &r.service) || has_service;
+          has_service = true;
+          scalar(at.number, key, value, &r.service);
         } else if (key == "path") {
           has_path = true;
         }
       };
       ++*i;
       if (first.empty()) {
-        error(l.number, "an empty rule; write '- hostname: NAME' and 'service: URL' on the lines below");
+        error(l.number, "a rule must begin on its '- ' line, e.g. '- hostname: NAME' with 'service: URL' below it");
         while (*i < lines.size() && lines[*i].indent > item_indent) ++*i;
         continue;
       }

@@ -126,7 +126,7 @@ TEST_CASE("ingress rules are checked as cloudflared checks them") {
   expect_error("tunnel: x\ningress:\n  - service: http_status:404\n  hostname: a.example.com\n",
                "c.yml:4: expected a rule starting with '- ' at column 3" + kSubset);
   expect_error("tunnel: x\ningress:\n  -\n  - service: http_status:404\n",
-               "c.yml:3: an empty rule; write '- hostname: NAME' and 'service: URL' on the lines below");
+               "c.yml:3: a rule must begin on its '- ' line, e.g. '- hostname: NAME' with 'service: URL' below it");
 }
 
 TEST_CASE("a missing config.yml is an error about the file") {
