@@ -120,7 +120,7 @@ void CfApi::send(uint64_t id) {
   req.max_response = kMaxResponse;
   req.headers = {"Authorization: Bearer " + token_, "Accept: application/json"};
   if (!c.body.empty()) req.headers.push_back("Content-Type: application/json");
-  c.http_id = http_.fetch(req, [this, id](HttpResponse r) { finish(id, r); });
+  c.http_id = http_.fetch(req, [this, id](const HttpResponse& r) { finish(id, r); });
 }
 
 void CfApi::finish(uint64_t id, const HttpResponse& r) {

@@ -76,7 +76,7 @@ void Outbox::next() {
     return;
   }
   busy_ = true;
-  http_id_ = http_.fetch(build_(queue_.front()), [this](HttpResponse r) {
+  http_id_ = http_.fetch(build_(queue_.front()), [this](const HttpResponse& r) {
     http_id_ = 0;
     on_reply(r);
   });
