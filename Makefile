@@ -61,3 +61,4 @@ include mk/fuzz.mk
 include mk/packaging.mk
 include mk/fresh.mk
 include mk/boot.mk
+include mk/style.mk

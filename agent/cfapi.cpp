@@ -71,9 +71,12 @@ struct CfApi::Call {
   std::string last_problem;
 };
 
-CfApi::CfApi(uv_loop_t* loop, Http& http, RateLimiter* limiter, std::string api_base, std::string token,
-             int timeout_s)
-    : loop_(loop), http_(http), limiter_(limiter), base_(std::move(api_base)), token_(std::move(token)),
+CfApi::CfApi(uv_loop_t* loop, Http& http, RateLimiter* limiter, std::string api_base, std::string token, int timeout_s)
+    : loop_(loop),
+      http_(http),
+      limiter_(limiter),
+      base_(std::move(api_base)),
+      token_(std::move(token)),
       timeout_ms_(static_cast<long>(timeout_s) * 1000) {
   while (!base_.empty() && base_.back() == '/') base_.pop_back();
   secret_add(token_);
@@ -117,7 +120,7 @@ void CfApi::send(uint64_t id) {
   req.max_response = kMaxResponse;
   req.headers = {"Authorization: Bearer " + token_, "Accept: application/json"};
   if (!c.body.empty()) req.headers.push_back("Content-Type: application/json");
-  c.http_id = http_.fetch(req, [this, id](HttpResponse r) { finish(id, r); });
+  c.http_id = http_.fetch(req, [this, id](const HttpResponse& r) { finish(id, r); });
 }
 
 void CfApi::finish(uint64_t id, const HttpResponse& r) {
@@ -135,7 +138,8 @@ void CfApi::finish(uint64_t id, const HttpResponse& r) {
   reply.error.step = c.step;
 
   bool garbled = r.status >= 200 && r.status < 300 && !reply.readable;  // a proxy's hiccup
-  int tries = c.backoff.attempts() + 1;  // this one included
+  // The failed tries before, and this one.
+  int tries = c.backoff.attempts() + 1;
   bool retry = !reply.ok && tries < kMaxAttempts && (transient(r.status) || garbled);
   if (retry) {
     uint64_t delay = cf_retry_delay_ms(r.status, retry_after_ms(r), c.backoff);

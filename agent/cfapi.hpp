@@ -49,8 +49,8 @@ class CfApi {
   // path is relative to api_base ("/zones?name=example.com"); body null
   // means no body. A success whose result is not `expect` is an unreadable
   // reply, retried like a garbled one.
-  void call(const std::string& step, const std::string& method, const std::string& path,
-            const nlohmann::json& body, CfShape expect, Done done);
+  void call(const std::string& step, const std::string& method, const std::string& path, const nlohmann::json& body,
+            CfShape expect, Done done);
 
  private:
   struct Call;

@@ -37,7 +37,8 @@ struct Event {
   std::string id;    // tunnel id: port or name
   EventKind kind = EventKind::starting;
   std::string detail;  // one line, human readable
-  nlohmann::json fields = nlohmann::json::object();  // the same, structured
+  // The same, structured.
+  nlohmann::json fields = nlohmann::json::object();
 
   std::string text() const;  // "EVENT <time> <id> <kind> <detail>"
   nlohmann::json json() const;

@@ -40,9 +40,9 @@ void Notifier::configure(const NotifyConfig& cfg) {
   webhook_url_ = cfg.webhook;
   if (webhook_url_.empty()) webhook_.reset();
   else if (!webhook_)
-    webhook_ = std::make_unique<Outbox>(loop_, http_, "notify webhook",
-                                        [this](const Notice& n) { return webhook_request(n); }, state_dir_,
-                                        "outbox-webhook.json");
+    webhook_ = std::make_unique<Outbox>(
+        loop_, http_, "notify webhook", [this](const Notice& n) { return webhook_request(n); }, state_dir_,
+        "outbox-webhook.json");
   std::string token;
   if (!cfg.telegram_bot_token_env.empty()) {
     const char* t = std::getenv(cfg.telegram_bot_token_env.c_str());

@@ -27,8 +27,15 @@ int64_t now_s() { return static_cast<int64_t>(time(nullptr)); }
 }  // namespace
 
 Outbox::Outbox(uv_loop_t* loop, Http& http, std::string name, Build build, std::string state_dir, std::string file)
-    : loop_(loop), http_(http), name_(std::move(name)), build_(std::move(build)), state_dir_(std::move(state_dir)),
-      file_(std::move(file)), backoff_(kRetryInitialMs, kRetryMaxMs), retry_(loop), save_timer_(loop) {
+    : loop_(loop),
+      http_(http),
+      name_(std::move(name)),
+      build_(std::move(build)),
+      state_dir_(std::move(state_dir)),
+      file_(std::move(file)),
+      backoff_(kRetryInitialMs, kRetryMaxMs),
+      retry_(loop),
+      save_timer_(loop) {
   if (state_dir_.empty()) return;
   std::string warning;
   queue_ = load_notices(state_dir_, file_, &warning);
@@ -69,7 +76,7 @@ void Outbox::next() {
     return;
   }
   busy_ = true;
-  http_id_ = http_.fetch(build_(queue_.front()), [this](HttpResponse r) {
+  http_id_ = http_.fetch(build_(queue_.front()), [this](const HttpResponse& r) {
     http_id_ = 0;
     on_reply(r);
   });
@@ -91,8 +98,8 @@ void Outbox::on_reply(const HttpResponse& r) {
     ++sent_;
   } else {
     ++failed_;
-    log_warn("%s: notice %s refused after %d attempts (HTTP %d); not retried", name_.c_str(),
-             queue_.front().id.c_str(), backoff_.attempts() + 1, r.status);
+    log_warn("%s: notice %s refused after %d attempts (HTTP %d); not retried", name_.c_str(), queue_.front().id.c_str(),
+             backoff_.attempts() + 1, r.status);
   }
   backoff_.reset();
   queue_.pop_front();

@@ -28,8 +28,7 @@ class Outbox {
   using Build = std::function<HttpRequest(const Notice&)>;
 
   // file: the name in state_dir; with an empty state_dir, nothing is kept.
-  Outbox(uv_loop_t* loop, Http& http, std::string name, Build build, std::string state_dir = "",
-         std::string file = "");
+  Outbox(uv_loop_t* loop, Http& http, std::string name, Build build, std::string state_dir = "", std::string file = "");
   ~Outbox();
   Outbox(const Outbox&) = delete;
   Outbox& operator=(const Outbox&) = delete;

@@ -6,10 +6,12 @@
 # With SKIP_DEPS=1 (a machine you manage yourself, or no apt at all) it only
 # names what is missing, and the build goes on without it.
 #
-# usage: scripts/deps.sh [build|test|bench|fuzz|pkg|fresh|boot|cross-arm64|cross-armhf]...
+# usage: scripts/deps.sh [build|test|tidy|bench|fuzz|pkg|fresh|boot|cross-arm64|cross-armhf]...
 #   build  compilers and -dev libraries (always included): all `make run` needs
 #   test   what only the tests need (Catch2, python3, socat, nc; iproute2 and
-#          nftables for the network lab of test_network.py)
+#          nftables for the network lab of test_network.py; clang-format for
+#          `make format-check`)
+#   tidy   clang-tidy for `make tidy`
 #   bench  peers and counters for `make bench` (supervisor, strace)
 #   fuzz   clang with libFuzzer
 #   pkg    packaging checks (systemd-analyze, shellcheck, devscripts)
@@ -20,7 +22,8 @@ set -eu
 
 build="build-essential cmake pkg-config libuv1-dev libcurl4-openssl-dev
        nlohmann-json3-dev libpcre2-dev libinih-dev ca-certificates"
-test="catch2 python3 socat netcat-openbsd procps iproute2 nftables"
+test="catch2 python3 socat netcat-openbsd procps iproute2 nftables clang-format"
+tidy="clang-tidy"
 bench="python3 supervisor strace procps"
 fuzz="clang libclang-rt-14-dev"
 pkg="systemd shellcheck devscripts dpkg-dev file"
@@ -34,6 +37,7 @@ for set in "$@"; do
     case "$set" in
         build) ;;
         test) wanted="$wanted $test" ;;
+        tidy) wanted="$wanted $tidy" ;;
         bench) wanted="$wanted $bench" ;;
         fuzz) wanted="$wanted $fuzz" ;;
         pkg) wanted="$wanted $pkg" ;;

@@ -283,31 +283,25 @@ static void load_knobs(const char *key)
 }
 
 struct knobs {
-    const char *url_host;
-    long long url_delay_ms, register_delay_ms, conns, stagger_ms;
-    long long unregister_after_ms, reregister_after_ms, dial_retry_ms;
+    long long url_delay_ms;
+    long long unregister_after_ms, dial_retry_ms;
     long long crash_after_ms, crash_signal, crash_status;
     const char *crash_message;
-    bool no_url, ignore_term, grandchild, grandchild_ignore_term, flood, unauthorized, noise, dial;
-    const char *api_error, *grandchild_pidfile, *spawn_log, *counter_file, *env_log;
+    bool no_url, ignore_term, grandchild, grandchild_ignore_term, flood, unauthorized, dial;
+    const char *api_error, *spawn_log, *counter_file, *env_log;
     long long footprint_kb;
-    long long crash_first, flood_lines, heartbeat_ms, retry_ms, grace_ms, unauth_register_ms;
+    long long crash_first, flood_lines, heartbeat_ms, retry_ms, unauth_register_ms;
 };
 static struct knobs K;
 
 static void read_knobs(void)
 {
-    K.url_host = knob("FAKE_CF_URL_HOST");
     K.url_delay_ms = knob_int("FAKE_CF_URL_DELAY_MS", 0);
     K.no_url = knob_on("FAKE_CF_NO_URL");
     K.api_error = knob("FAKE_CF_API_ERROR");
     if (K.api_error && (!*K.api_error || !strcmp(K.api_error, "0")))
         K.api_error = NULL;
-    K.register_delay_ms = knob_int("FAKE_CF_REGISTER_DELAY_MS", 0);
-    K.conns = knob_int("FAKE_CF_CONNS", -1);
-    K.stagger_ms = knob_int("FAKE_CF_CONN_STAGGER_MS", 0);
     K.unregister_after_ms = knob_int("FAKE_CF_UNREGISTER_AFTER_MS", -1);
-    K.reregister_after_ms = knob_int("FAKE_CF_REREGISTER_AFTER_MS", -1);
     K.dial_retry_ms = knob_int("FAKE_CF_DIAL_RETRY_MS", 5000);
     K.crash_after_ms = knob_int("FAKE_CF_CRASH_AFTER_MS", -1);
     K.crash_signal = knob_int("FAKE_CF_CRASH_SIGNAL", 0);
@@ -318,7 +312,6 @@ static void read_knobs(void)
     K.ignore_term = knob_on("FAKE_CF_IGNORE_TERM");
     K.grandchild = knob_on("FAKE_CF_GRANDCHILD");
     K.grandchild_ignore_term = knob_on("FAKE_CF_GRANDCHILD_IGNORE_TERM");
-    K.grandchild_pidfile = knob("FAKE_CF_GRANDCHILD_PIDFILE");
     K.flood = knob_on("FAKE_CF_FLOOD");
     K.flood_lines = knob_int("FAKE_CF_FLOOD_LINES", 0);
     K.heartbeat_ms = knob_int("FAKE_CF_HEARTBEAT_MS", 0);
@@ -326,16 +319,12 @@ static void read_knobs(void)
     K.retry_ms = knob_int("FAKE_CF_RETRY_MS", 1000);
     /* With FAKE_CF_UNAUTHORIZED: the edge takes the tunnel after all, this long after the start. */
     K.unauth_register_ms = knob_int("FAKE_CF_UNAUTH_REGISTER_MS", -1);
-    K.grace_ms = knob_int("FAKE_CF_GRACE_MS", 0);
     K.spawn_log = knob("FAKE_CF_SPAWN_LOG");
     K.env_log = knob("FAKE_CF_ENV_LOG");
     K.footprint_kb = knob_int("FAKE_CF_FOOTPRINT_KB", 0);
-    K.noise = knob_on("FAKE_CF_NOISE");
     K.dial = knob_on("FAKE_CF_DIAL");
     if (K.retry_ms < 1)
         K.retry_ms = 1;
-    if (K.grace_ms < 0)
-        K.grace_ms = 0;
 }
 
 /* ------------------------------------------------------------------------------------------ */
@@ -1060,7 +1049,6 @@ enum ev {
     EV_CRASH,
     EV_REGISTER,
     EV_LOSE,
-    EV_REREGISTER,
     EV_DIAL_RETRY,
     EV_UNAUTH,
     EV_HEARTBEAT,
@@ -1266,27 +1254,6 @@ static void log_environment(void)
     log_at(LV_INF, "Environmental variables map[%.*s]", (int)n, line);
 }
 
-static void log_update_check_noise(void)
-{
-    log_at(LV_ERR, "update check failed error=\"Get \\\"https://update.argotunnel.com?arch=amd64&clientVersion=" VERSION
-                   "&os=linux\\\": dial tcp: lookup update.argotunnel.com on 10.255.255.53:53: dial udp "
-                   "10.255.255.53:53: connect: network is unreachable\"");
-}
-
-static void log_edge_discovery_noise(void)
-{
-    log_at(LV_ERR, "edge discovery: error looking up Cloudflare edge IPs: the DNS query failed error=\"lookup "
-                   "_v2-origintunneld._tcp.argotunnel.com on 10.255.255.53:53: dial udp 10.255.255.53:53: connect: "
-                   "network is unreachable\" event=0");
-    log_at(LV_ERR, "Please try the following things to diagnose this issue: event=0");
-    log_at(LV_ERR, "  1. ensure that argotunnel.com is returning \"origintunneld\" service records. event=0");
-    log_at(LV_ERR, "     Run your system's equivalent of: dig srv _origintunneld._tcp.argotunnel.com event=0");
-    log_at(LV_ERR, "  2. ensure that your DNS resolver is not returning compressed SRV records. event=0");
-    log_at(LV_ERR, "     See GitHub issue https://github.com/golang/go/issues/27546 event=0");
-    log_at(LV_ERR, "     For example, you could use Cloudflare's 1.1.1.1 as your resolver: event=0");
-    log_at(LV_ERR, "     https://developers.cloudflare.com/1.1.1.1/setting-up-1.1.1.1/ event=0");
-}
-
 static void log_icmp(void)
 {
     log_at(LV_INF, "ICMP proxy will use 0.0.0.0 as source for IPv4");
@@ -1407,16 +1374,6 @@ static void ev_lose(int64_t now)
         if (K.dial_retry_ms > 0)
             timer_add(EV_DIAL_RETRY, i, now + K.dial_retry_ms * NS_PER_MS);
     }
-    if (K.reregister_after_ms >= 0)
-        timer_add(EV_REREGISTER, 0, now + K.reregister_after_ms * NS_PER_MS);
-}
-
-static void ev_reregister(void)
-{
-    timer_cancel(EV_DIAL_RETRY);
-    for (int i = 0; i < S.nslots; i++)
-        if (S.slot[i].st == SL_LOST)
-            slot_register(i);
 }
 
 static void ev_dial_retry(int i, int64_t now)
@@ -1545,7 +1502,7 @@ static void dial_failed(int i, int64_t now, const char *err, bool timeout)
     d->phase = DP_WAITING;
     if (O.n_edges == 1 && !timeout) {
         /* No pause at all (the real one: thousands of lines a second, a core). */
-        d->due = now + knob_int("FAKE_CF_SPIN_RETRY_US", d->tcp ? 38 : 340) * 1000;
+        d->due = now + (d->tcp ? 38 : 340) * 1000;
         return;
     }
     d->edge++;
@@ -1554,7 +1511,7 @@ static void dial_failed(int i, int64_t now, const char *err, bool timeout)
     char dur[40];
     fmt_duration(dur, sizeof dur, cap * NS_PER_MS);
     log_at(LV_INF, "Retrying connection in up to %s connIndex=%d event=0 ip=%s", dur, i, ip);
-    d->due = now + below(cap) * knob_int("FAKE_CF_BACKOFF_SCALE_PCT", 100) / 100 * NS_PER_MS;
+    d->due = now + below(cap) * NS_PER_MS;
 }
 
 static void dial_start(int i, int64_t now)
@@ -1639,7 +1596,7 @@ static void dial_due(int i, int64_t now)
     case DP_WAITING: dial_start(i, now); break;
     case DP_DIALING: dial_failed(i, now, "timeout: no recent network activity", true); break;
     case DP_UP:
-        if (now - d->last_rx >= knob_int("FAKE_CF_IDLE_TIMEOUT_MS", 5000) * NS_PER_MS) {
+        if (now - d->last_rx >= 5000 * NS_PER_MS) {
             dial_lost(i, now, "timeout: no recent network activity");
             break;
         }
@@ -1749,48 +1706,34 @@ static void begin_shutdown(int sig, int64_t now)
 {
     S.shutting_down = true;
     log_at(LV_INF, "Initiating graceful shutdown due to signal %s ...", sig == SIGINT ? "interrupt" : "terminated");
-    static const enum ev tunnel_events[] = {EV_URL_BOX,    EV_REGISTER, EV_LOSE,     EV_REREGISTER,
-                                            EV_DIAL_RETRY, EV_UNAUTH,   EV_HEARTBEAT};
+    static const enum ev tunnel_events[] = {EV_URL_BOX, EV_REGISTER,  EV_LOSE, EV_DIAL_RETRY,
+                                            EV_UNAUTH,  EV_HEARTBEAT};
     for (size_t i = 0; i < sizeof tunnel_events / sizeof tunnel_events[0]; i++)
         timer_cancel(tunnel_events[i]);
     S.flood_on = false;
     dial_stop_all();
-    int64_t wait = K.grace_ms * NS_PER_MS;
-    if (wait > O.grace_ns)
-        wait = O.grace_ns > 0 ? O.grace_ns : 0;
-    timer_add(EV_SHUTDOWN_DONE, 0, now + wait);
+    timer_add(EV_SHUTDOWN_DONE, 0, now);
 }
 
-/* The end of a graceful shutdown. If --grace-period cut a slow unregister short, the real one
- * logs the order of capture named-grace-period-5s instead. */
+/* The end of a graceful shutdown: the connections unregister at once, so --grace-period never
+ * cuts it short. */
 static void ev_shutdown_done(void)
 {
-    bool cut = K.grace_ms * NS_PER_MS > O.grace_ns;
     int up = count_up();
     for (int i = 0; i < S.nslots; i++)
         if (S.slot[i].st == SL_UP)
             log_at(LV_INF, "Unregistered tunnel connection connIndex=%d event=0 ip=%s", i, slot_ip(i));
-    if (cut) {
-        log_at(LV_INF, "Metrics server stopped");
-        if (up)
-            log_at(LV_ERR, "writing release: Application error 0x0 (local)");
-    }
     for (int i = 0; i < S.nslots; i++) {
         if (S.slot[i].st != SL_UP)
             continue;
         log_at(LV_ERR, "Failed to serve quic connection error=\"context canceled\" connIndex=%d event=0 ip=%s", i,
                slot_ip(i));
-        if (!cut)
-            log_at(LV_INF, "Retrying connection in up to 1s connIndex=%d event=0 ip=%s", i, slot_ip(i));
+        log_at(LV_INF, "Retrying connection in up to 1s connIndex=%d event=0 ip=%s", i, slot_ip(i));
     }
-    if (cut) {
-        log_at(LV_INF, "Tunnel server stopped");
-    } else {
-        if (up)
-            log_at(LV_ERR, "no more connections active and exiting");
-        log_at(LV_INF, "Tunnel server stopped");
-        log_at(LV_INF, "Metrics server stopped");
-    }
+    if (up)
+        log_at(LV_ERR, "no more connections active and exiting");
+    log_at(LV_INF, "Tunnel server stopped");
+    log_at(LV_INF, "Metrics server stopped");
     exit(0);
 }
 
@@ -2171,16 +2114,6 @@ static void spawn_grandchild(void)
     }
     if (pid < 0)
         return;
-    if (K.grandchild_pidfile && *K.grandchild_pidfile) {
-        int fd = open(K.grandchild_pidfile, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
-        if (fd >= 0) {
-            char b[24];
-            int n = snprintf(b, sizeof b, "%d\n", (int)pid);
-            ssize_t w = write(fd, b, (size_t)n);
-            (void)w;
-            close(fd);
-        }
-    }
     log_at(LV_INF, "fake grandchild pid=%d", (int)pid);
 }
 
@@ -2204,10 +2137,6 @@ static const char *const WORDS[128] = {
  * and a reused pid still gets a new name with probability 63/64. */
 static void make_host(void)
 {
-    if (K.url_host && *K.url_host) {
-        snprintf(S.host, sizeof S.host, "%s", K.url_host);
-        return;
-    }
     const uint32_t mask = (1u << 28) - 1;
     uint32_t x = ((uint32_t)(rng_next() & 63) << 22) | ((uint32_t)getpid() & 0x3FFFFF);
     for (int r = 0; r < 3; r++) {
@@ -2269,8 +2198,6 @@ static void start_server(int64_t now)
     log_environment();
     install_term_handlers();
     log_at(LV_INF, "Generated Connector ID: %s", S.connector_id);
-    if (K.noise)
-        log_update_check_noise();
     log_at(LV_WRN, "Unable to lookup protocol percentage.");
     if (O.set[FI_PROTOCOL]) {
         const char *p = O.val[FI_PROTOCOL];
@@ -2297,20 +2224,18 @@ static void start_server(int64_t now)
     if (O.grace_ns > 180 * NS_PER_S)
         fail_start("grace-period must be equal or less than 3m0s");
     log_icmp();
-    if (K.noise)
-        log_edge_discovery_noise();
     if (O.set[FI_METRICS]) {
         char bound[128];
         metrics_listen(O.val[FI_METRICS], bound, sizeof bound);
         log_at(LV_INF, "Starting metrics server on %s/metrics", bound);
     }
 
-    /* Named: HA connections (FAKE_CF_CONNS, else --ha-connections limited by the --edge count,
-     * which is what the real "at most N" message reports). Quick: always exactly one. */
+    /* Named: HA connections (--ha-connections limited by the --edge count, which is what the real
+     * "at most N" message reports). Quick: always exactly one. */
     int conns = 1;
     if (!is_quick()) {
         long want = O.ha > 0 ? O.ha : 1;
-        conns = (int)(K.conns >= 0 ? K.conns : (O.n_edges > 0 && O.n_edges < want ? O.n_edges : want));
+        conns = (int)(O.n_edges > 0 && O.n_edges < want ? O.n_edges : want);
         if (conns > MAX_SLOTS)
             conns = MAX_SLOTS;
         if (conns > 0 && conns < want)
@@ -2318,21 +2243,15 @@ static void start_server(int64_t now)
     }
     S.nslots = conns;
 
-    int64_t base = now + (K.register_delay_ms > 0 ? K.register_delay_ms : 0) * NS_PER_MS;
     if (K.dial && O.n_edges > 0) {
         dial_begin(conns, now);
     } else if (!is_quick() && K.unauthorized) {
-        if (K.register_delay_ms >= 0)
-            timer_add(EV_UNAUTH, 0, base);
+        timer_add(EV_UNAUTH, 0, now);
         if (K.unauth_register_ms >= 0)
             timer_add(EV_REGISTER, 0, now + K.unauth_register_ms * NS_PER_MS);
-    } else if (K.register_delay_ms >= 0) {
-        /* Slots 0 and 1 come up together, then one per stagger step (1 s in the real one). */
+    } else {
         for (int i = 0; i < conns; i++)
-            timer_add(EV_REGISTER, i, base + (i > 1 ? (i - 1) * K.stagger_ms : 0) * NS_PER_MS);
-    } else if (K.dial_retry_ms > 0 && conns > 0) {
-        /* Edge unreachable: slot 0 redials every 5 s; the others wait for the first connection. */
-        timer_add(EV_DIAL_RETRY, 0, now + K.dial_retry_ms * NS_PER_MS);
+            timer_add(EV_REGISTER, i, now);
     }
     if (K.heartbeat_ms > 0)
         timer_add(EV_HEARTBEAT, 0, now + K.heartbeat_ms * NS_PER_MS);
@@ -2354,7 +2273,6 @@ static void fire_timer(struct timer t, int64_t now)
     case EV_CRASH: ev_crash(); break;
     case EV_REGISTER: ev_register(t.arg, now); break;
     case EV_LOSE: ev_lose(now); break;
-    case EV_REREGISTER: ev_reregister(); break;
     case EV_DIAL_RETRY: ev_dial_retry(t.arg, now); break;
     case EV_UNAUTH: ev_unauth(now); break;
     case EV_HEARTBEAT:

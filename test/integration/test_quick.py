@@ -314,6 +314,23 @@ class Output(AgentTest):
         t = a.json("status 8080")["tunnel"]
         self.assertEqual((t["state"], t["restarts"]), ("running", 0))
 
+    def test_a_child_whose_reader_is_gone_dies_at_its_next_line(self):
+        # docs/cloudflared.md §8: once nobody reads its stderr, cloudflared
+        # dies of SIGPIPE at its next log line; the fake does the same. With
+        # the agent killed, the chatty child goes and the quiet one stays.
+        a = self.agent(FAST)
+        a.knobs(8080, heartbeat_ms=50)
+        a.ok("start 8080")
+        a.ok("start 8081")
+        chatty = a.json("status 8080")["tunnel"]["pid"]
+        quiet = a.json("status 8081")["tunnel"]["pid"]
+        a.proc.kill()
+        a.proc.wait()
+        wait_until(lambda: not alive(chatty), what="the chatty child to die of SIGPIPE")
+        self.assertTrue(alive(quiet), "a child with nothing to say outlives the agent")
+        os.killpg(quiet, signal.SIGKILL)
+        wait_until(lambda: not alive(quiet), what="the quiet child to be gone")
+
 
 if __name__ == "__main__":
     main()

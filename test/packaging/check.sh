@@ -50,7 +50,7 @@ check "bash -n scripts/tetherctl.bash-completion" bash -n scripts/tetherctl.bash
 check "shellcheck scripts/tetherctl.bash-completion" shellcheck scripts/tetherctl.bash-completion
 
 for f in test/packaging/check.sh test/packaging/deb_roundtrip.sh test/packaging/version.sh \
-    scripts/deps.sh test/lab/fresh-check.sh test/lab/roots.sh test/lab/boot-check.sh; do
+    scripts/deps.sh scripts/style.sh test/lab/fresh-check.sh test/lab/roots.sh test/lab/boot-check.sh; do
     check "shellcheck $f" shellcheck -x -s sh "$f"
 done
 

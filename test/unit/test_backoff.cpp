@@ -1,5 +1,4 @@
 #include <catch2/catch.hpp>
-
 #include <vector>
 
 #include "backoff.hpp"
@@ -18,7 +17,7 @@ TEST_CASE("delays double from the initial value up to the cap") {
 TEST_CASE("jitter is +-20% and never below the minimum nor above the cap") {
   REQUIRE(backoff_delay_ms(3, 500, 60000, 0.0) == 1600);
   REQUIRE(backoff_delay_ms(3, 500, 60000, 0.999999) == 2400);
-  REQUIRE(backoff_delay_ms(1, 500, 60000, 0.0) == 500);   // not 400
+  REQUIRE(backoff_delay_ms(1, 500, 60000, 0.0) == 500);  // not 400
   REQUIRE(backoff_delay_ms(1, 500, 60000, 1.0) == 600);
   REQUIRE(backoff_delay_ms(20, 500, 60000, 1.0) == 60000);  // not 72000
   REQUIRE(backoff_delay_ms(20, 500, 60000, 0.0) == 48000);

@@ -70,19 +70,18 @@ TEST_CASE("a crash loop is noticed at the 3rd crash, then every 10th") {
 
 TEST_CASE("event kinds keep their wire names") {
   const std::vector<std::pair<EventKind, std::string>> names = {
-      {EventKind::starting, "starting"},       {EventKind::url, "url"},
-      {EventKind::connected, "connected"},     {EventKind::disconnected, "disconnected"},
-      {EventKind::exited, "exited"},           {EventKind::backoff, "backoff"},
-      {EventKind::restarted, "restarted"},     {EventKind::failed, "failed"},
-      {EventKind::stopped, "stopped"},         {EventKind::credentials, "credentials"},
-      {EventKind::offline, "offline"},         {EventKind::online, "online"},
-      {EventKind::spinning, "spinning"},       {EventKind::protocol, "protocol"},
+      {EventKind::starting, "starting"},         {EventKind::url, "url"},           {EventKind::connected, "connected"},
+      {EventKind::disconnected, "disconnected"}, {EventKind::exited, "exited"},     {EventKind::backoff, "backoff"},
+      {EventKind::restarted, "restarted"},       {EventKind::failed, "failed"},     {EventKind::stopped, "stopped"},
+      {EventKind::credentials, "credentials"},   {EventKind::offline, "offline"},   {EventKind::online, "online"},
+      {EventKind::spinning, "spinning"},         {EventKind::protocol, "protocol"},
   };
   for (const auto& [kind, name] : names) REQUIRE(event_kind_name(kind) == name);
   Event e{"2026-12-04T18:00:00.000Z", "8080", EventKind::backoff, "respawn in 1.0s", {{"attempt", 1}}};
   REQUIRE(e.text() == "EVENT 2026-12-04T18:00:00.000Z 8080 backoff respawn in 1.0s");
-  REQUIRE(e.json().dump() ==
-          R"({"attempt":1,"detail":"respawn in 1.0s","event":"backoff","id":"8080","time":"2026-12-04T18:00:00.000Z"})");
+  REQUIRE(
+      e.json().dump() ==
+      R"({"attempt":1,"detail":"respawn in 1.0s","event":"backoff","id":"8080","time":"2026-12-04T18:00:00.000Z"})");
 }
 
 TEST_CASE("metrics: HELP and TYPE before samples, escaped labels") {
