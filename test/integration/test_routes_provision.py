@@ -85,10 +85,10 @@ class Routes(ProvisionTest):
         self.assertEqual([l for l in self.env_lines() if "CAM" in l], [])
 
     def test_reload_of_routes_only_keeps_the_child(self):
-        a = self.start_agent(ROUTES.replace("[tunnel cam]\n", "[tunnel cam]\nautostart = true\n"))
+        a = self.start_agent(ROUTES)
         self.assertTrue(a.request("provision cam start")[1].startswith("OK provisioned"))
-        pid = wait_until(lambda: (lambda t: t["pid"] if t["state"] == "running" else None)(a.json("status cam")["tunnel"]),
-                         what="cam running")
+        before = wait_until(lambda: (lambda t: t if t["state"] == "running" else None)(a.json("status cam")["tunnel"]),
+                            what="cam running")
         tid = self.tunnel()["id"]
         self.reconfigure(a, "route = cam.example.com -> http://localhost:8081\n",
                          "route = video.example.com -> http://localhost:8090\n")
@@ -97,7 +97,8 @@ class Routes(ProvisionTest):
         wait_until(lambda: "video.example.com" in self.cnames(tid) and "cam.example.com" not in self.cnames(tid),
                    what="the CNAMEs follow the routes")
         st = a.json("status cam")["tunnel"]
-        self.assertEqual((st["pid"], st["restarts"], st["url"]), (pid, 0, "https://video.example.com"))
+        self.assertEqual((st["pid"], st["restarts"], st["state"], st["url"]),
+                         (before["pid"], before["restarts"], "running", "https://video.example.com"))
         self.assertIn("routes changed; updating its ingress and DNS names", a.log())
 
     def test_cname_pointing_elsewhere_names_the_host(self):
