@@ -394,12 +394,12 @@ void Agent::apply_tunnel_changes(const Config& old_cfg) {
     // need the API, not a new cloudflared.
     if (was && *was != t && only_routes_differ(*was, t) && provisioned(t.name)) {
       log_info("reload: [tunnel %s] routes changed; updating its ingress and DNS names", t.name.c_str());
+      provisioner_.provision(t.name, "", false, log_failure("reload provision " + t.name));
       if (running_from(spec)) {
         spec.caller = supervisor_.spec(spec.id)->caller;
         supervisor_.update_routes(spec);
+        continue;
       }
-      provisioner_.provision(t.name, "", false, log_failure("reload provision " + t.name));
-      continue;
     }
     if (running_from(spec)) {
       TunnelSpec current = *supervisor_.spec(spec.id);
