@@ -8,9 +8,11 @@
 #include <map>
 
 #include "atomicfile.hpp"
+#include "envfile.hpp"
 #include "log.hpp"
 #include "logfile.hpp"
 #include "proc.hpp"
+#include "provision_steps.hpp"
 #include "tokens.hpp"
 #include "version.hpp"
 
@@ -18,6 +20,7 @@ namespace tether {
 namespace {
 
 constexpr uint64_t kReapPollMs = 50;
+constexpr size_t kMaxEnvFile = 1 << 20;
 
 // Internal operations (restore, reload) have nobody to reply to: failures
 // go to the log.
@@ -364,6 +367,23 @@ std::string Agent::reload() {
   return "";
 }
 
+bool Agent::only_routes_differ(const TunnelConfig& was, const TunnelConfig& now) {
+  if (was.kind != TunnelKind::named || now.kind != TunnelKind::named) return false;
+  TunnelConfig same = was;
+  same.hostname = now.hostname;
+  same.service = now.service;
+  same.routes = now.routes;
+  return same == now;
+}
+
+// Provisioned by tether: the env file records the tunnel it created or
+// adopted for the name.
+bool Agent::provisioned(const std::string& name) const {
+  std::string text;
+  if (read_file(cfg_.cloudflare.env_file, &text, kMaxEnvFile, nullptr) < 0) return false;
+  return EnvFile::parse(text).get(owner_key(name)).has_value();
+}
+
 // Tunnels added to the file start (if autostart), removed ones stop,
 // changed ones restart with their new settings. Tunnels started at runtime
 // are not the file's business and stay as they are.
@@ -383,6 +403,17 @@ void Agent::apply_tunnel_changes(const Config& old_cfg) {
   for (const auto& t : cfg_.tunnels) {
     TunnelSpec spec = spec_for(t);
     const TunnelConfig* was = old_cfg.find_tunnel(t.name);
+    // A remotely managed tunnel gets its ingress from the edge: new routes
+    // need the API, not a new cloudflared.
+    if (was && *was != t && only_routes_differ(*was, t) && provisioned(t.name)) {
+      log_info("reload: [tunnel %s] routes changed; updating its ingress and DNS names", t.name.c_str());
+      provisioner_.provision(t.name, "", false, log_failure("reload provision " + t.name));
+      if (running_from(spec)) {
+        spec.caller = supervisor_.spec(spec.id)->caller;
+        supervisor_.update_routes(spec);
+        continue;
+      }
+    }
     if (running_from(spec)) {
       TunnelSpec current = *supervisor_.spec(spec.id);
       spec.caller = current.caller;

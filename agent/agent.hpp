@@ -65,6 +65,8 @@ class Agent {
   void poll_orphans();
   void bring_back(const std::vector<StateRecord>& records);
   void apply_tunnel_changes(const Config& old_cfg);
+  static bool only_routes_differ(const TunnelConfig& was, const TunnelConfig& now);
+  bool provisioned(const std::string& name) const;
   TunnelSpec spec_for(const TunnelConfig& t) const;
   void state_changed();
   void save_state_now();

@@ -271,6 +271,12 @@ void Dispatcher::provision(const Request& req, const Caller&, ReplyFn done) {
       return;
     }
   }
+  if (!service.empty() && section && section->routes.size() > 1) {
+    done(Reply::Err("usage", usage_text + "service= applies only to a one-route tunnel; [tunnel " + name + "] has " +
+                                 std::to_string(section->routes.size()) + " routes: change their services in " +
+                                 (t_.config().path.empty() ? "the config" : t_.config().path)));
+    return;
+  }
   t_.provision(name, service, start, std::move(done));
 }
 

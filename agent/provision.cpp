@@ -95,6 +95,19 @@ class Provisioner::Job {
     });
   }
 
+  // Deletes records one after the other, then calls then(). 404 and 81044
+  // mean already gone.
+  void delete_records(std::vector<RecordRef> records, std::function<void()> then) {
+    if (records.empty()) return then();
+    RecordRef rec = records.back();
+    records.pop_back();
+    send(delete_dns_request(zone_id_, rec.id, rec.name), [this, rec, records, then](const CfReply& r) {
+      if (!r.ok && !gone(r)) return fail(r.error);
+      if (r.ok) log_info("%s %s: deleted CNAME %s", verb().c_str(), name_.c_str(), rec.name.c_str());
+      delete_records(records, then);
+    });
+  }
+
   void fail(const CfError& e) { fail("api", e.text()); }
   void fail(const StepError& e) { fail(e.code, e.message); }
 
@@ -248,7 +261,7 @@ class Provisioner::ProvisionJob : public Job {
 
   // Step 6, for route i.
   void find_dns(size_t i) {
-    if (i >= routes_.size()) return write_token();
+    if (i >= routes_.size()) return remove_stale_dns();
     const std::string& host = routes_[i].hostname;
     send(find_dns_request(zone_id_, host), [this, i, host](const CfReply& r) {
       if (!r.ok) return fail(r.error);
@@ -291,6 +304,15 @@ class Provisioner::ProvisionJob : public Job {
     });
   }
 
+  // tether's CNAMEs of host names whose routes were removed from the
+  // section: the tunnel no longer serves them.
+  void remove_stale_dns() {
+    send(find_tunnel_records_request(zone_id_, tunnel_.id), [this](const CfReply& r) {
+      if (!r.ok) return fail(r.error);
+      delete_records(stale_records(r.result, routes_, tunnel_.id), [this] { write_token(); });
+    });
+  }
+
   // Step 7: the token into the env file (0600, atomic, untouched if equal).
   void write_token() {
     std::string err;
@@ -308,7 +330,17 @@ class Provisioner::ProvisionJob : public Job {
       log_warn("provision %s: %s", name_.c_str(), warning.c_str());
       reply.lines.push_back("warning: " + warning);
     }
-    reply.data = {{"name", name_}, {"url", "https://" + host}, {"tunnel_id", tunnel_.id}};
+    // The first line stays what one-route clients read; with several
+    // routes each gets a line of its own.
+    json routes = json::array();
+    for (size_t i = 0; i < routes_.size(); ++i) {
+      const Route& route = routes_[i];
+      routes.push_back({{"hostname", route.hostname}, {"url", "https://" + route.hostname}, {"service", route.service}});
+      if (routes_.size() > 1)
+        reply.lines.insert(reply.lines.begin() + static_cast<long>(i),
+                           "route https://" + route.hostname + " -> " + route.service);
+    }
+    reply.data = {{"name", name_}, {"url", "https://" + host}, {"tunnel_id", tunnel_.id}, {"routes", routes}};
     succeed(reply);
   }
 
@@ -348,22 +380,25 @@ class Provisioner::DeprovisionJob : public Job {
   bool tunnel_ours() const { return tunnel_.found && tunnel_.ours; }
 
   void find_dns(size_t i) {
-    if (i >= routes_.size()) return tunnel_ours() ? clean_connections(1) : remove_token();
+    if (i >= routes_.size()) return find_other_dns();
     const std::string& host = routes_[i].hostname;
     send(find_dns_request(zone_id_, host), [this, i, host](const CfReply& r) {
       if (!r.ok) return fail(r.error);
-      delete_dns(i, records_to_delete(r.result, host, tunnel_.id, tunnel_ours()));
+      auto records = records_to_delete(r.result, host, tunnel_.id, tunnel_ours());
+      if (!records.empty()) found_something_ = true;
+      delete_records(records, [this, i] { find_dns(i + 1); });
     });
   }
 
-  void delete_dns(size_t i, std::vector<std::string> ids) {
-    if (ids.empty()) return find_dns(i + 1);
-    std::string id = ids.back();
-    ids.pop_back();
-    found_something_ = true;
-    send(delete_dns_request(zone_id_, id), [this, i, ids](const CfReply& r) {
-      if (!r.ok && !gone(r)) return fail(r.error);
-      delete_dns(i, ids);
+  // tether's records for the tunnel under names the section no longer
+  // routes (removed from it since the last provision).
+  void find_other_dns() {
+    if (!tunnel_.found) return remove_token();
+    send(find_tunnel_records_request(zone_id_, tunnel_.id), [this](const CfReply& r) {
+      if (!r.ok) return fail(r.error);
+      auto records = stale_records(r.result, routes_, tunnel_.id);
+      if (!records.empty()) found_something_ = true;
+      delete_records(records, [this] { tunnel_ours() ? clean_connections(1) : remove_token(); });
     });
   }
 

@@ -208,7 +208,7 @@ bool record_is_ours(const json& rec) {
 }
 
 CfRequest find_dns_request(const std::string& zone_id, const std::string& host) {
-  return {"find dns record", "GET", "/zones/" + zone_id + "/dns_records?" + query_string({{"name.exact", host}}),
+  return {"find dns record " + host, "GET", "/zones/" + zone_id + "/dns_records?" + query_string({{"name.exact", host}}),
           nullptr, CfShape::array};
 }
 
@@ -232,18 +232,37 @@ DnsAction dns_action(const json& result, const std::string& host, const std::str
 }
 
 CfRequest create_dns_request(const std::string& zone_id, const std::string& host, const std::string& tunnel_id) {
-  return {"create dns record", "POST", "/zones/" + zone_id + "/dns_records", dns_record(host, tunnel_id),
+  return {"create dns record " + host, "POST", "/zones/" + zone_id + "/dns_records", dns_record(host, tunnel_id),
           CfShape::any};
 }
 
 CfRequest update_dns_request(const std::string& zone_id, const std::string& record_id, const std::string& host,
                              const std::string& tunnel_id) {
-  return {"update dns record", "PUT", "/zones/" + zone_id + "/dns_records/" + record_id,
+  return {"update dns record " + host, "PUT", "/zones/" + zone_id + "/dns_records/" + record_id,
           dns_record(host, tunnel_id), CfShape::any};
 }
 
 bool create_dns_conflict(const CfReply& r) {
   return !r.ok && (r.has_code(81053) || r.has_code(81057) || r.has_code(81058));
+}
+
+CfRequest find_tunnel_records_request(const std::string& zone_id, const std::string& tunnel_id) {
+  return {"find dns records of the tunnel", "GET",
+          "/zones/" + zone_id + "/dns_records?" + query_string({{"content", tunnel_target(tunnel_id)}, {"per_page", "1000"}}),
+          nullptr, CfShape::array};
+}
+
+std::vector<RecordRef> stale_records(const json& result, const std::vector<Route>& routes,
+                                     const std::string& tunnel_id) {
+  std::vector<RecordRef> out;
+  for (const auto& rec : result.is_array() ? result : json::array()) {
+    if (json_string(rec, "type") != "CNAME" || !record_is_ours(rec)) continue;
+    if (lower(json_string(rec, "content")) != lower(tunnel_target(tunnel_id))) continue;
+    bool routed = false;
+    for (const Route& r : routes) routed = routed || same_name(rec, "name", r.hostname);
+    if (!routed) out.push_back({json_string(rec, "id"), json_string(rec, "name")});
+  }
+  return out;
 }
 
 bool record_token(EnvFile& f, const std::string& token_env, const std::string& token, const std::string& name,
@@ -264,22 +283,22 @@ std::string certificate_warning(const std::string& host, const std::string& zone
          " or a one-level name";
 }
 
-std::vector<std::string> records_to_delete(const json& result, const std::string& host, const std::string& tunnel_id,
-                                           bool tunnel_ours) {
-  std::vector<std::string> out;
+std::vector<RecordRef> records_to_delete(const json& result, const std::string& host, const std::string& tunnel_id,
+                                         bool tunnel_ours) {
+  std::vector<RecordRef> out;
   for (const auto& rec : result.is_array() ? result : json::array()) {
     if (!same_name(rec, "name", host) || json_string(rec, "type") != "CNAME") continue;
     // A foreign tunnel's records are only touched when they carry our marker.
     bool points_here = tunnel_id.empty() || !tunnel_ours
                            ? record_is_ours(rec)
                            : lower(json_string(rec, "content")) == lower(tunnel_target(tunnel_id));
-    if (points_here) out.push_back(json_string(rec, "id"));
+    if (points_here) out.push_back({json_string(rec, "id"), json_string(rec, "name")});
   }
   return out;
 }
 
-CfRequest delete_dns_request(const std::string& zone_id, const std::string& record_id) {
-  return {"delete dns record", "DELETE", "/zones/" + zone_id + "/dns_records/" + record_id, nullptr, CfShape::any};
+CfRequest delete_dns_request(const std::string& zone_id, const std::string& record_id, const std::string& host) {
+  return {"delete dns record " + host, "DELETE", "/zones/" + zone_id + "/dns_records/" + record_id, nullptr, CfShape::any};
 }
 
 bool gone(const CfReply& r) { return !r.ok && (r.http == 404 || r.has_code(81044)); }

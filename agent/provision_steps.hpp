@@ -97,6 +97,18 @@ CfRequest update_dns_request(const std::string& zone_id, const std::string& reco
                              const std::string& tunnel_id);
 // Someone (or a lost reply of ours) created the name first: look again.
 bool create_dns_conflict(const CfReply& r);
+// A record to delete, with its name for messages.
+struct RecordRef {
+  std::string id, name;
+  bool operator==(const RecordRef& o) const { return id == o.id && name == o.name; }
+};
+
+// Every record that points to the tunnel, to find tether's records of host
+// names that no longer have a route.
+CfRequest find_tunnel_records_request(const std::string& zone_id, const std::string& tunnel_id);
+// The ids of tether's records for the tunnel whose names none of routes has.
+std::vector<RecordRef> stale_records(const nlohmann::json& result, const std::vector<Route>& routes,
+                                       const std::string& tunnel_id);
 
 // Step 7: the token and the owner line into the env file. Returns whether
 // anything changed.
@@ -109,9 +121,9 @@ std::string certificate_warning(const std::string& host, const std::string& zone
 
 // Deprovision. Which of a host's records go: ours, or (for a tunnel of
 // ours) any CNAME that points to it.
-std::vector<std::string> records_to_delete(const nlohmann::json& result, const std::string& host,
+std::vector<RecordRef> records_to_delete(const nlohmann::json& result, const std::string& host,
                                            const std::string& tunnel_id, bool tunnel_ours);
-CfRequest delete_dns_request(const std::string& zone_id, const std::string& record_id);
+CfRequest delete_dns_request(const std::string& zone_id, const std::string& record_id, const std::string& host);
 // 404 and 81044 mean already gone.
 bool gone(const CfReply& r);
 CfRequest clean_connections_request(const std::string& account, const std::string& tunnel_id);

@@ -736,6 +736,14 @@ void Supervisor::remove(const std::string& id, const std::string& detail) {
   check_shutdown_done();
 }
 
+bool Supervisor::update_routes(const TunnelSpec& spec) {
+  auto it = tunnels_.find(spec.id);
+  if (it == tunnels_.end()) return false;
+  it->second->spec = spec;
+  changed();
+  return true;
+}
+
 void Supervisor::restart(const std::string& id, ReplyFn done, const TunnelSpec* new_spec) {
   auto it = tunnels_.find(id);
   if (it == tunnels_.end()) {

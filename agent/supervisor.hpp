@@ -46,6 +46,10 @@ class Supervisor {
   // config section), the tunnel continues with it. A tunnel being stopped
   // gets "ERR busy" and keeps its spec.
   void restart(const std::string& id, ReplyFn done, const TunnelSpec* new_spec = nullptr);
+  // A reload that changed only a provisioned tunnel's routes: the edge hands
+  // the running cloudflared its new ingress, so the child stays and only the
+  // spec (its URL) is replaced. False when no such tunnel runs.
+  bool update_routes(const TunnelSpec& spec);
   void killall(ReplyFn done);
   // Agent shutdown: every child is stopped (TERM, grace, KILL) but the
   // tunnels stay, so the state file still lists them for the next start.

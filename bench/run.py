@@ -874,6 +874,7 @@ def bench_provision(args, report):
     report.add(Figure("provision.speedup", sequential / concurrent, "x", "higher", target=(">=", 20),
                       note="100 sequential / 100 concurrent wall time"))
     bench_provision_limited(args, report)
+    bench_provision_routes(args, report)
 
 
 def bench_provision_limited(args, report):
@@ -900,6 +901,40 @@ def bench_provision_limited(args, report):
                            "token, 1200 per 5 minutes)" % (requests, elapsed, rate)))
     report.add(Figure("provision.limited_rate", rate, "requests/s", "lower", target=("<=", 4),
                       note="API requests per second under the default requests_per_s = 4"))
+
+
+def bench_provision_routes(args, report):
+    """One tunnel with 10 routes provisioned against the fake API with 50 ms
+    per request: its ingress and a CNAME per host name, then again with
+    everything in place (reads only)."""
+    api = FakeServer("fake_cfapi.py", "--token", API_TOKEN, "--zone", "example.com")
+    agent = None
+    n = 10
+    routes = "".join("route = r%d.example.com -> http://localhost:%d\n" % (i, 8000 + i) for i in range(n))
+    try:
+        api.admin("latency", {"ms": 50})
+        agent = provision_agent(args, api, "requests_per_s = 1000\n[tunnel multi]\n" + routes)
+        c = Client(agent.socket, 120)
+        t0 = time.perf_counter()
+        first = c.request("provision multi", 120)[1]
+        elapsed = time.perf_counter() - t0
+        requests = len(api.admin("requests")["requests"])
+        t0 = time.perf_counter()
+        again = c.request("provision multi", 120)[1]
+        repeat = time.perf_counter() - t0
+        c.close()
+        cnames = [r for r in api.admin("state")["dns_records"] if r["type"] == "CNAME"]
+    finally:
+        if agent:
+            agent.stop()
+        api.stop()
+    check_provisioned([first, again], "10-route provisions")
+    if len(cnames) != n:
+        raise RuntimeError("10-route provision made %d CNAMEs" % len(cnames))
+    report.add(Figure("provision.10_routes", elapsed, "s", "lower",
+                      samples={"api_requests": requests, "again_all_in_place_s": repeat},
+                      note="one tunnel, 10 routes, 50 ms per API request: %d requests (the host names one after "
+                           "the other); %.2f s again with everything in place" % (requests, repeat)))
 
 
 # ---------------------------------------------------------------------------

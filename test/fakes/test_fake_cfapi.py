@@ -274,6 +274,16 @@ class IdempotencyTest(FakeTestCase):
         self.assertEqual(patched["ttl"], 300)
         self.assertEqual(self.ok("GET", f"{dns}/{rec['id']}")["result"], patched)
 
+    def test_records_of_a_tunnel_by_content(self):
+        # provision finds the CNAMEs a removed route left by their target.
+        t, other = self.create_tunnel(), self.create_tunnel("drone-8")
+        dns = f"/zones/{self.zone_id}/dns_records"
+        for name in ("a.example.com", "b.example.com"):
+            self.ok("POST", dns, self.cname(t["id"], name=name))
+        self.ok("POST", dns, self.cname(other["id"], name="c.example.com"))
+        found = self.ok("GET", dns + "?content=%s.cfargotunnel.com&per_page=1000" % t["id"])["result"]
+        self.assertEqual(sorted(r["name"] for r in found), ["a.example.com", "b.example.com"])
+
     def test_put_configuration_twice(self):
         t = self.create_tunnel()
         path = f"/accounts/{self.account}/cfd_tunnel/{t['id']}/configurations"
@@ -489,6 +499,8 @@ class StrictChecksTest(FakeTestCase):
             ([h, {"service": "http_status:abc"}], "invalid HTTP status code"),
             ([h, {"hostname": "*", "path": "/x", "service": "http_status:404"}], "last ingress rule"),
             ([{**h, "originRequest": {"noTLSVerify": "yes"}}, catch], "noTLSVerify must be a boolean"),
+            ([{**h, "originRequest": {"connectTimeout": "10s"}}, catch], "connectTimeout must be an integer"),
+            ([{**h, "originRequest": {"httpHostHeader": True}}, catch], "httpHostHeader must be a string"),
             ([{**h, "originRequest": {"bogus": 1}}, catch], "unknown field"),
             ([{**h, "originRequest": {"access": {"required": True}}}, catch], "teamName"),
             ([{**h, "path": "(["}, catch], "invalid regex"),
@@ -498,7 +510,7 @@ class StrictChecksTest(FakeTestCase):
             with self.subTest(why=why):
                 self.assertIn(why, put(rules)["errors"][0]["message"])
         self.rejected(400, CODE_INVALID, "PUT", self.tun + "/configurations", {"ingress": [catch]})
-        ok_rules = [{**h, "originRequest": {"noTLSVerify": True}}, {"hostname": "*.x.example.com", "service": "ssh://localhost:22"},
+        ok_rules = [{**h, "originRequest": {"noTLSVerify": True, "httpHostHeader": "app.local", "connectTimeout": 10}}, {"hostname": "*.x.example.com", "service": "ssh://localhost:22"},
                     {"hostname": "u.example.com", "service": "unix:/run/app.sock"}, {"hostname": "*", "service": "http_status:404"}]
         self.ok("PUT", self.tun + "/configurations", {"config": {"ingress": ok_rules, "originRequest": {}}})
 

@@ -232,8 +232,8 @@ class Faults(ProvisionTest):
         ("create tunnel", "POST", r"/accounts/[^/]+/cfd_tunnel"),
         ("get ingress", "GET", r"/accounts/[^/]+/cfd_tunnel/[^/]+/configurations"),
         ("set ingress", "PUT", r"/accounts/[^/]+/cfd_tunnel/[^/]+/configurations"),
-        ("find dns record", "GET", r"/zones/[^/]+/dns_records"),
-        ("create dns record", "POST", r"/zones/[^/]+/dns_records"),
+        ("find dns record " + HOST, "GET", r"/zones/[^/]+/dns_records"),
+        ("create dns record " + HOST, "POST", r"/zones/[^/]+/dns_records"),
     ]
 
     def test_resume_after_a_failure_at_each_step(self):
@@ -414,7 +414,7 @@ class Faults(ProvisionTest):
         self.api.admin("inject", {"method": "POST", "path": r"/zones/[^/]+/dns_records", "times": 1, "status": 400,
                                   "error": {"code": 81053,
                                             "message": "An A, AAAA, or CNAME record with that host already exists."}})
-        self.assertEqual(a.request("provision drone-7")[1], "ERR api create dns record: 81053 An A, AAAA, or "
+        self.assertEqual(a.request("provision drone-7")[1], "ERR api create dns record drone-7.example.com: 81053 An A, AAAA, or "
                                                               "CNAME record with that host already exists.")
         self.assertTrue(a.request("provision drone-7")[1].startswith("OK provisioned"))
 

@@ -214,6 +214,13 @@ TEST_CASE("dispatcher: provision and deprovision arguments") {
   REQUIRE(r.message.find("unknown argument 'now'") != std::string::npos);
   r = a.run(d, "provision", {"drone-7", "service=localhost"});
   REQUIRE(r.code == "usage");
+  // One service for several routes would be ambiguous.
+  r = a.run(d, "provision", {"cam", "service=http://localhost:8080"});
+  REQUIRE(r.message == "provision <name> [service=<url>] [start]: service= applies only to a one-route tunnel; "
+                       "[tunnel cam] has 2 routes: change their services in /etc/tether/tether.ini");
+  REQUIRE(a.run(d, "provision", {"cam", "start"}).ok);
+  REQUIRE(a.calls == std::vector<std::string>{"provision cam service= start"});
+  a.calls.clear();
   r = a.run(d, "provision", {"8080"});
   REQUIRE(r.message.find("'8080' is not a tunnel name") != std::string::npos);
   r = a.run(d, "deprovision", {"Drone"});

@@ -145,7 +145,10 @@ TEST_CASE("provision steps: another's routes are never replaced unless adopted")
 
 TEST_CASE("provision steps: a CNAME is kept, repaired, created or refused") {
   const std::string host = "drone-7.example.com", target = kTunnel + ".cfargotunnel.com";
-  REQUIRE(find_dns_request("zid", host).path == "/zones/zid/dns_records?name.exact=drone-7.example.com");
+  CfRequest find = find_dns_request("zid", host);
+  REQUIRE(find.path == "/zones/zid/dns_records?name.exact=drone-7.example.com");
+  // Errors name the route's host name as well as the step.
+  REQUIRE(find.step == "find dns record drone-7.example.com");
   REQUIRE(dns_action(json::array(), host, kTunnel).kind == DnsAction::create);
   REQUIRE(dns_action(json::array({cname("r1", host, target, true)}), host, kTunnel).kind == DnsAction::keep);
   DnsAction a = dns_action(json::array({cname("r1", host, target, false)}), host, kTunnel);
@@ -201,14 +204,34 @@ TEST_CASE("provision steps: deprovision deletes only tether's records") {
   json records = json::array({cname("r1", host, target, true), cname("r2", host, "x.cfargotunnel.com", true,
                                                                       "managed by tether tunnel x"),
                               cname("r3", host, "elsewhere.net", true)});
-  REQUIRE(records_to_delete(records, host, kTunnel, true) == std::vector<std::string>{"r1"});
+  REQUIRE(records_to_delete(records, host, kTunnel, true) == std::vector<RecordRef>{{"r1", host}});
   // No tunnel of ours: only records with our marker.
-  REQUIRE(records_to_delete(records, host, "", false) == std::vector<std::string>{"r2"});
-  REQUIRE(delete_dns_request("zid", "r1").path == "/zones/zid/dns_records/r1");
+  REQUIRE(records_to_delete(records, host, "", false) == std::vector<RecordRef>{{"r2", host}});
+  CfRequest del = delete_dns_request("zid", "r1", host);
+  REQUIRE(del.path == "/zones/zid/dns_records/r1");
+  REQUIRE(del.step == "delete dns record drone-7.example.com");
   REQUIRE(gone(err(404, 0)));
   REQUIRE(gone(err(400, 81044)));
   REQUIRE_FALSE(gone(err(500, 0)));
   REQUIRE(tunnel_still_connected(err(400, 1022)));
   REQUIRE(delete_tunnel_request("acc", kTunnel).path == "/accounts/acc/cfd_tunnel/" + kTunnel);
   REQUIRE(clean_connections_request("acc", kTunnel).path == "/accounts/acc/cfd_tunnel/" + kTunnel + "/connections");
+}
+
+TEST_CASE("provision steps: tether's records of host names without a route are stale") {
+  const std::string target = kTunnel + ".cfargotunnel.com", marker = "managed by tether tunnel " + kTunnel;
+  std::vector<Route> routes = {{"cam.example.com", "http://localhost:81", {}, 3}};
+  json records = json::array({cname("r1", "cam.example.com", target, true, marker),
+                              cname("r2", "old.example.com", target, true, marker),
+                              cname("r3", "hand.example.com", target, true, "made by hand"),
+                              cname("r4", "Other.example.com", target, true, marker)});
+  CfRequest req = find_tunnel_records_request("zid", kTunnel);
+  REQUIRE(req.path == "/zones/zid/dns_records?content=" + kTunnel + ".cfargotunnel.com&per_page=1000");
+  REQUIRE(stale_records(records, routes, kTunnel) ==
+          std::vector<RecordRef>{{"r2", "old.example.com"}, {"r4", "Other.example.com"}});
+  routes.push_back({"other.example.com", "http://localhost:82", {}, 4});
+  REQUIRE(stale_records(records, routes, kTunnel) == std::vector<RecordRef>{{"r2", "old.example.com"}});
+  // Deprovision: every record of tether's for the tunnel.
+  REQUIRE(stale_records(records, {}, kTunnel).size() == 3);
+  REQUIRE(stale_records(records, {}, "another").empty());
 }
