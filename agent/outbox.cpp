@@ -72,10 +72,10 @@ void Outbox::next() {
   }
   busy_ = true;
   ++attempts_;
-  http_id_ = http_.fetch(build_(queue_.front()), [this](HttpResponse r) {
+  http_id_ = http_.fetch(build_(queue_.front()), lifetime_.guard([this](HttpResponse r) {
     http_id_ = 0;
     on_reply(r);
-  });
+  }));
 }
 
 void Outbox::on_reply(const HttpResponse& r) {
