@@ -42,7 +42,13 @@ Child::Child(uv_loop_t* loop) : loop_(loop), drain_(loop) {
 }
 
 Child::~Child() {
-  if (running()) signal_group(SIGKILL);
+  if (!proc_) return;  // never started, or already reaped
+  signal_group(SIGKILL);
+  // Not closed here: libuv reaps only the processes of open handles, and
+  // the killed child would stay a zombie for as long as the agent runs. The
+  // handle goes to exited(), which closes it once the child is reaped (and
+  // keeps the loop running until then).
+  proc_.release();
 }
 
 int Child::spawn(const std::vector<std::string>& argv, const std::vector<std::string>& env, LineFn on_line,
@@ -103,7 +109,10 @@ void Child::signal_group(int signum) {
 
 void Child::exited(uv_process_t* h, int64_t status, int term_signal) {
   auto* self = static_cast<Child*>(h->data);
-  if (!self) return;
+  if (!self) {  // its Child is gone (~Child): reaped now, the handle may go
+    uv_close(reinterpret_cast<uv_handle_t*>(h), [](uv_handle_t* p) { delete reinterpret_cast<uv_process_t*>(p); });
+    return;
+  }
   self->exited_ = true;
   self->status_ = status;
   self->signal_ = term_signal;

@@ -29,7 +29,8 @@ class Child {
 
   explicit Child(uv_loop_t* loop);
   // A Child destroyed while its process runs kills the whole group first:
-  // the agent never leaves an orphan behind.
+  // the agent never leaves an orphan behind. The process is still reaped
+  // by the loop afterwards, so it leaves no zombie either.
   ~Child();
   Child(const Child&) = delete;
   Child& operator=(const Child&) = delete;

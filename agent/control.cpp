@@ -13,6 +13,7 @@
 
 #include "atomicfile.hpp"
 #include "events.hpp"
+#include "framing.hpp"
 #include "log.hpp"
 
 namespace tether {
@@ -73,17 +74,27 @@ struct WriteReq {
 
 }  // namespace
 
-// One client. Its memory holds the uv_pipe_t, so it lives until the pipe's
-// close callback; replies that arrive later hold only a weak_ptr to it.
-class Control::Conn : public std::enable_shared_from_this<Conn> {
+// One client. Its memory holds the uv_pipe_t, so it is freed only by the
+// pipe's close callback: the server's list owns it until then (or, when the
+// server goes first, the close callback alone). Replies and events reach it
+// through guards of its Lifetime (uvpp.hpp), so one that arrives after it is
+// gone does nothing.
+class Control::Conn {
  public:
+  // Where the connection is. It only moves forward, except that a reply
+  // brings a waiting one back to reading.
+  enum class Phase {
+    reading,    // taking requests, one at a time
+    waiting,    // a request is dispatched, its reply not yet in
+    watching,   // a watch stream: events out, input ignored
+    finishing,  // no more requests: last replies go out, input is drained
+    closing,    // the pipe is being closed
+  };
+
   explicit Conn(Control& server)
-      : server_(server), splitter_(kMaxRequest), linger_(server.loop_), idle_(server.loop_) {
+      : server_(&server), framer_(kMaxRequest, kMaxQueued), linger_(server.loop_), idle_(server.loop_) {
     uv_pipe_init(server.loop_, &pipe_, 0);
     pipe_.data = this;
-  }
-  ~Conn() {
-    if (watch_token_) server_.events_.unsubscribe(watch_token_);
   }
 
   uv_pipe_t* pipe() { return &pipe_; }
@@ -118,23 +129,26 @@ class Control::Conn : public std::enable_shared_from_this<Conn> {
   }
 
   void close() {
-    if (closing_) return;
+    if (phase_ == Phase::closing) return;
     pause_reading();
-    closing_ = true;
+    phase_ = Phase::closing;
     linger_.stop();
     idle_.stop();
+    // Now, while the server (and its event bus) surely exists.
+    if (watch_token_) server_->events_.unsubscribe(watch_token_);
+    watch_token_ = 0;
     uv_close(reinterpret_cast<uv_handle_t*>(&pipe_), [](uv_handle_t* h) {
       auto* c = static_cast<Conn*>(h->data);
-      c->server_.forget(c);
+      if (c->server_) c->server_->forget(c);
+      else delete c;
     });
   }
 
- private:
-  struct Pending {
-    std::string line;
-    bool toolong;
-  };
+  // The server is being destroyed while this closes: the close callback
+  // frees it alone.
+  void orphan() { server_ = nullptr; }
 
+ private:
   static void on_alloc(uv_handle_t*, size_t, uv_buf_t* buf) {
     // One static buffer is enough: the loop is single threaded and every
     // read is consumed before the next one starts.
@@ -145,7 +159,7 @@ class Control::Conn : public std::enable_shared_from_this<Conn> {
   static void on_read(uv_stream_t* s, ssize_t n, const uv_buf_t* buf) {
     auto* c = static_cast<Conn*>(s->data);
     if (n == 0) return;
-    if (c->finishing_) {  // draining what the client still sends
+    if (c->phase_ == Phase::finishing) {  // draining what the client still sends
       if (n < 0) c->close();
       return;
     }
@@ -154,32 +168,14 @@ class Control::Conn : public std::enable_shared_from_this<Conn> {
   }
 
   void take(std::string_view data) {
-    if (watching_) return;  // a watch stream ignores further input
+    if (phase_ == Phase::watching) return;  // a watch stream ignores further input
     arm_idle();
-    raw_.append(data);
-    split_input();
+    framer_.feed(data);
     process();
   }
 
-  // Moves whole lines from raw_ into the queue while it has room.
-  void split_input() {
-    size_t used = 0;
-    while (used < raw_.size() && queue_.size() < kMaxQueued && !stop_taking_) {
-      size_t nl = raw_.find('\n', used);
-      size_t end = nl == std::string::npos ? raw_.size() : nl + 1;
-      splitter_.feed(std::string_view(raw_).substr(used, end - used), [this](std::string_view line, bool truncated) {
-        if (stop_taking_) return;
-        queue_.push_back({std::string(line), truncated});
-        // Nothing after an over-long line is read: the connection ends there.
-        if (truncated) stop_taking_ = true;
-      });
-      used = end;
-    }
-    raw_.erase(0, stop_taking_ ? raw_.size() : used);
-  }
-
   void end_of_input(ssize_t status) {
-    eof_ = true;
+    framer_.end_of_input();
     pause_reading();
     if (status != UV_EOF) {  // reset by peer: nobody to answer
       close();
@@ -191,49 +187,42 @@ class Control::Conn : public std::enable_shared_from_this<Conn> {
   void process() {
     if (processing_) return;  // a synchronous reply finished inside dispatch
     processing_ = true;
-    for (;;) {
-      if (queue_.size() < kMaxQueued / 2 && !raw_.empty()) split_input();
-      if (eof_ && queue_.empty() && raw_.empty() && !stop_taking_ && !watching_ && !ended_) {
-        ended_ = true;  // the unterminated last line, if any
-        splitter_.finish([this](std::string_view line, bool) { queue_.push_back({std::string(line), false}); });
-      }
-      if (busy_ || queue_.empty() || closing_ || finishing_ || watching_ || output_full()) break;
-      Pending p = std::move(queue_.front());
-      queue_.pop_front();
-      if (p.toolong) {
+    while (phase_ == Phase::reading && !output_full()) {
+      RequestFramer::Frame f = framer_.next();
+      if (f.kind == RequestFramer::Frame::Kind::none) break;
+      if (f.kind == RequestFramer::Frame::Kind::toolong) {
         send_reply(Reply::Err("toolong", "request line longer than " + std::to_string(kMaxRequest) +
                                              " bytes; closing the connection"),
                    false);
         finish();
         break;
       }
-      ParseResult pr = parse_request(p.line);
+      ParseResult pr = parse_request(f.line);
       if (pr.status == ParseStatus::empty) continue;
       if (pr.status == ParseStatus::invalid) {
         send_reply(Reply::Err("usage", pr.error), false);
         continue;
       }
-      busy_ = true;
+      phase_ = Phase::waiting;
       bool json = pr.request.json;
-      std::weak_ptr<Conn> weak = shared_from_this();
-      server_.commands_.dispatch(pr.request, Caller{}, [weak, json](Reply r) {
-        if (auto c = weak.lock()) c->on_reply(std::move(r), json);
-      });
+      server_->commands_.dispatch(pr.request, Caller{},
+                                  lifetime_.guard([this, json](Reply r) { on_reply(std::move(r), json); }));
     }
     processing_ = false;
     flush();
-    if (closing_ || finishing_) return;
-    if (eof_ && !busy_ && queue_.empty() && raw_.empty() && !watching_) {
+    if (phase_ == Phase::finishing || phase_ == Phase::closing) return;
+    if (phase_ == Phase::reading && framer_.drained()) {
       finish();
       return;
     }
-    if (!eof_ && !stop_taking_ && raw_.empty() && !output_full()) resume_reading();
-    if (!raw_.empty() || output_full()) pause_reading();
+    bool input_open = phase_ == Phase::watching ? !framer_.eof() : framer_.wants_input();
+    if (input_open && !output_full()) resume_reading();
+    if (framer_.holding_input() || output_full()) pause_reading();
   }
 
   void on_reply(Reply r, bool json) {
-    if (closing_ || finishing_) return;
-    busy_ = false;
+    if (phase_ != Phase::waiting) return;
+    phase_ = Phase::reading;
     send_reply(r, json);
     if (r.after == Reply::After::close) {
       finish();
@@ -247,35 +236,32 @@ class Control::Conn : public std::enable_shared_from_this<Conn> {
   // nothing. One waiting for a reply (a slow provision) is not idle, and
   // watchers are expected to be quiet.
   void arm_idle() {
-    if (!server_.idle_ms_) return;
-    idle_.start(server_.idle_ms_, [this] {
-      if (watching_ || closing_ || finishing_) return;
-      if (busy_ || !queue_.empty()) return arm_idle();
+    if (!server_->idle_ms_) return;
+    idle_.start(server_->idle_ms_, [this] {
+      if (phase_ != Phase::reading && phase_ != Phase::waiting) return;
+      if (phase_ == Phase::waiting || framer_.pending()) return arm_idle();
       log_info("control: closing a client idle for %llus",
-               static_cast<unsigned long long>(server_.idle_ms_ / 1000));
-      refuse("ERR idle no request for " + std::to_string(server_.idle_ms_ / 1000) +
+               static_cast<unsigned long long>(server_->idle_ms_ / 1000));
+      refuse("ERR idle no request for " + std::to_string(server_->idle_ms_ / 1000) +
              "s ([agent] client_idle_s); connect again when needed");
     });
   }
 
   void start_watching(bool json) {
     idle_.stop();
-    watching_ = true;
-    queue_.clear();
-    raw_.clear();
-    if (!eof_) resume_reading();  // only to notice the client leaving
-    std::weak_ptr<Conn> weak = shared_from_this();
-    watch_token_ = server_.events_.subscribe([weak, json](const Event& ev) {
-      auto c = weak.lock();
-      if (!c || c->closing_ || c->finishing_) return;
-      if (c->output_full()) {
+    phase_ = Phase::watching;
+    framer_.clear();
+    if (!framer_.eof()) resume_reading();  // only to notice the client leaving
+    watch_token_ = server_->events_.subscribe(lifetime_.guard([this, json](const Event& ev) {
+      if (phase_ != Phase::watching) return;
+      if (output_full()) {
         log_warn("control: dropping a watcher that does not read its events");
-        c->send("ERR slow watcher: events were not read fast enough; dropped");
-        c->finish();
+        send("ERR slow watcher: events were not read fast enough; dropped");
+        finish();
         return;
       }
-      c->send(json ? ev.json().dump(-1, ' ', false, nlohmann::json::error_handler_t::replace) : ev.text());
-    });
+      send(json ? ev.json().dump(-1, ' ', false, nlohmann::json::error_handler_t::replace) : ev.text());
+    }));
   }
 
   void send_reply(const Reply& r, bool json) {
@@ -295,7 +281,7 @@ class Control::Conn : public std::enable_shared_from_this<Conn> {
   }
 
   void flush() {
-    if (out_.empty() || closing_) return;
+    if (out_.empty() || phase_ == Phase::closing) return;
     auto* w = new WriteReq;
     w->data.swap(out_);
     uv_buf_t buf = uv_buf_init(&w->data[0], static_cast<unsigned>(w->data.size()));
@@ -315,7 +301,7 @@ class Control::Conn : public std::enable_shared_from_this<Conn> {
       c->close();
       return;
     }
-    if (!c->output_full() && !c->finishing_) c->process();
+    if (!c->output_full() && c->phase_ != Phase::finishing) c->process();
   }
 
   // No more requests: write what is pending, shut our side down (which
@@ -325,10 +311,9 @@ class Control::Conn : public std::enable_shared_from_this<Conn> {
   // reply (an ERR toolong, ERR busy or ERR denied). A client that reads
   // nothing is closed after kFlushMs.
   void finish() {
-    if (finishing_ || closing_) return;
-    finishing_ = true;
-    queue_.clear();
-    raw_.clear();
+    if (phase_ == Phase::finishing || phase_ == Phase::closing) return;
+    phase_ = Phase::finishing;
+    framer_.clear();
     flush();
     linger_.start(kFlushMs, [this] { close(); });
     auto* req = new uv_shutdown_t;
@@ -337,7 +322,7 @@ class Control::Conn : public std::enable_shared_from_this<Conn> {
       delete r;
       if (uv_is_closing(reinterpret_cast<uv_handle_t*>(s))) return;
       auto* c = static_cast<Conn*>(s->data);
-      if (status < 0 || c->eof_) {
+      if (status < 0 || c->framer_.eof()) {
         c->close();
         return;
       }
@@ -355,7 +340,7 @@ class Control::Conn : public std::enable_shared_from_this<Conn> {
   }
 
   void resume_reading() {
-    if (!reading_ && !closing_) reading_ = uv_read_start(stream(), on_alloc, on_read) == 0;
+    if (!reading_ && phase_ != Phase::closing) reading_ = uv_read_start(stream(), on_alloc, on_read) == 0;
   }
 
   void pause_reading() {
@@ -363,23 +348,29 @@ class Control::Conn : public std::enable_shared_from_this<Conn> {
     reading_ = false;
   }
 
-  Control& server_;
+  Control* server_;
   uv_pipe_t pipe_;
-  LineSplitter splitter_;
+  RequestFramer framer_;
   Timer linger_;
   Timer idle_;
-  std::deque<Pending> queue_;
-  std::string raw_;  // input not yet split into the queue
   std::string out_;
   uint64_t watch_token_ = 0;
-  bool reading_ = false, busy_ = false, eof_ = false, closing_ = false, finishing_ = false;
-  bool processing_ = false, stop_taking_ = false, watching_ = false, ended_ = false;
+  Phase phase_ = Phase::reading;
+  bool reading_ = false;     // mirrors uv_read_start/uv_read_stop
+  bool processing_ = false;  // inside process(): replies are batched
+  Lifetime lifetime_;
 };
 
 Control::Control(uv_loop_t* loop, Dispatcher& commands, EventBus& events)
     : loop_(loop), commands_(commands), events_(events) {}
 
-Control::~Control() { close(); }
+Control::~Control() {
+  close();
+  for (auto& kv : conns_) {
+    kv.second->orphan();
+    kv.second.release();
+  }
+}
 
 int Control::listen(const AgentConfig& cfg, std::string* err) {
   path_ = cfg.socket;
@@ -425,9 +416,7 @@ void Control::close() {
     struct stat st;
     if (stat(path_.c_str(), &st) == 0 && st.st_ino == inode_) unlink(path_.c_str());
   }
-  std::vector<std::shared_ptr<Conn>> all;
-  for (auto& kv : conns_) all.push_back(kv.second);
-  for (auto& c : all) c->close();
+  for (auto& kv : conns_) kv.second->close();
 }
 
 void Control::on_connection(uv_stream_t* server, int status) {
@@ -441,8 +430,9 @@ void Control::on_connection(uv_stream_t* server, int status) {
 }
 
 void Control::accept_one() {
-  auto c = std::make_shared<Conn>(*this);
-  conns_.emplace(c.get(), c);
+  auto owned = std::make_unique<Conn>(*this);
+  Conn* c = owned.get();
+  conns_.emplace(c, std::move(owned));
   if (uv_accept(server_.stream(), c->stream()) != 0) {
     c->close();
     return;

@@ -16,7 +16,6 @@
 
 #include "dispatcher.hpp"
 #include "config.hpp"
-#include "linesplit.hpp"
 #include "uvpp.hpp"
 
 namespace tether {
@@ -60,7 +59,8 @@ class Control {
   // stays for children's pipes, HTTP and files.
   int max_client_fd_ = 0;
   std::vector<uid_t> allow_uids_;
-  std::unordered_map<Conn*, std::shared_ptr<Conn>> conns_;
+  // Each client until its pipe's close callback (see Conn).
+  std::unordered_map<Conn*, std::unique_ptr<Conn>> conns_;
   uint64_t accepted_ = 0;
 };
 

@@ -76,10 +76,10 @@ void Outbox::next() {
     return;
   }
   busy_ = true;
-  http_id_ = http_.fetch(build_(queue_.front()), [this](const HttpResponse& r) {
+  http_id_ = http_.fetch(build_(queue_.front()), lifetime_.guard([this](const HttpResponse& r) {
     http_id_ = 0;
     on_reply(r);
-  });
+  }));
 }
 
 void Outbox::on_reply(const HttpResponse& r) {

@@ -34,7 +34,6 @@ TelegramChannel::TelegramChannel(uv_loop_t* loop, Http& http, Dispatcher& comman
 
 TelegramChannel::~TelegramChannel() {
   if (save_timer_.active()) save_offset_now();
-  *alive_ = false;
   if (poll_id_) http_.cancel(poll_id_);
   if (me_id_) http_.cancel(me_id_);
   if (event_token_) events_.unsubscribe(event_token_);
@@ -57,7 +56,7 @@ bool TelegramChannel::start(std::string* err) {
   if (!warning.empty()) log_error("telegram: %s", warning.c_str());
   offset_ = saved.offset;
   report_interrupted(saved.inflight);
-  event_token_ = events_.subscribe([this](const Event& ev) { on_event(ev); });
+  event_token_ = events_.subscribe(lifetime_.guard([this](const Event& ev) { on_event(ev); }));
   get_me();
   poll();
   log_info("telegram: polling for /tunnel commands (%zu chats, %zu users allowed)", cfg_.allowed_chat_ids.size(),
@@ -69,7 +68,7 @@ bool TelegramChannel::start(std::string* err) {
 void TelegramChannel::get_me() {
   HttpRequest req;
   req.url = bot_->url("getMe");
-  me_id_ = http_.fetch(req, [this](HttpResponse r) {
+  me_id_ = http_.fetch(req, lifetime_.guard([this](HttpResponse r) {
     me_id_ = 0;
     auto j = json::parse(r.body, nullptr, false);
     if (r.status == 200 && json_bool(j, "ok") && json_field(j, "result").is_object())
@@ -77,7 +76,7 @@ void TelegramChannel::get_me() {
     else
       log_warn("telegram: getMe failed (%s); accepting any /tunnel@bot suffix",
                r.status ? ("HTTP " + std::to_string(r.status)).c_str() : r.error.c_str());
-  });
+  }));
 }
 
 void TelegramChannel::poll() {
@@ -90,10 +89,10 @@ void TelegramChannel::poll() {
   req.body = body.dump();
   // Telegram holds the request for up to poll_timeout_s before answering.
   req.timeout_ms = (static_cast<long>(cfg_.poll_timeout_s) + 15) * 1000;
-  poll_id_ = http_.fetch(req, [this](HttpResponse r) {
+  poll_id_ = http_.fetch(req, lifetime_.guard([this](HttpResponse r) {
     poll_id_ = 0;
     on_poll(r);
-  });
+  }));
 }
 
 void TelegramChannel::retry_later(uint64_t ms) {
@@ -195,11 +194,7 @@ void TelegramChannel::handle(int64_t update_id, const json& message) {
   caller.kind = Caller::Kind::telegram;
   caller.chat_id = chat;
   caller.thread_id = thread;
-  std::weak_ptr<bool> alive = alive_;
-  auto answered = std::make_shared<bool>(false);
-  commands_.dispatch(req, caller, [this, alive, to, thread, req, pending, update_id, answered](Reply r) {
-    *answered = true;
-    if (alive.expired()) return;
+  commands_.dispatch(req, caller, lifetime_.guard([this, to, thread, req, pending, update_id](Reply r) {
     if (!pending.empty()) awaiting_start_.erase(pending);
     inflight_.erase(std::remove_if(inflight_.begin(), inflight_.end(),
                                    [update_id](const InflightCommand& c) { return c.update_id == update_id; }),
@@ -207,11 +202,13 @@ void TelegramChannel::handle(int64_t update_id, const json& message) {
     if (!save_timer_.active()) save_timer_.start(0, [this] { save_offset_now(); });
     ChatText t = chat_reply(req, r);
     bot_->send(to, thread, t.header, t.body);
-  });
+  }));
   // "starting" only for a start that is under way: a bad argument or an
-  // unknown name was answered at once, and saying "starting" first would
-  // be wrong.
-  if (!pending.empty() && !*answered)
+  // unknown name was answered at once (its reply took it off inflight_),
+  // and saying "starting" first would be wrong.
+  bool answered = std::none_of(inflight_.begin(), inflight_.end(),
+                               [update_id](const InflightCommand& c) { return c.update_id == update_id; });
+  if (!pending.empty() && !answered)
     bot_->send(to, thread, "<b>starting " + html_escape(req.args[0]) + "</b>", html_escape("its URL follows"));
 }
 

@@ -71,7 +71,8 @@ class TelegramChannel {
   uint64_t ignored_ = 0;
   uint64_t event_token_ = 0;
   std::set<std::string> awaiting_start_;  // their start reply carries the URL
-  std::shared_ptr<bool> alive_ = std::make_shared<bool>(true);
+  // Last member: it ends first, before anything its guarded callbacks use.
+  Lifetime lifetime_;
 };
 
 }  // namespace tether

@@ -56,6 +56,14 @@ class UvHandle {
     h_ = h;
   }
 
+  // Lets go of the handle without closing it; whoever takes it closes it.
+  T* release() {
+    T* h = h_;
+    if (h) h->data = nullptr;
+    h_ = nullptr;
+    return h;
+  }
+
   void reset() {
     if (!h_) return;
     h_->data = nullptr;
