@@ -78,7 +78,9 @@ Provisioner::Tunnels Agent::provisioner_tunnels() {
 Dispatcher::Targets Agent::dispatcher_targets() {
   Dispatcher::Targets t;
   t.config = [this]() -> const Config& { return cfg_; };
-  t.tunnel_spec = [this](const std::string& id, TunnelSpec* out, std::string* err) { return tunnel_spec(id, out, err); };
+  t.tunnel_spec = [this](const std::string& id, TunnelSpec* out, std::string* err) {
+    return tunnel_spec(id, out, err);
+  };
   t.start = [this](const TunnelSpec& spec, bool wait, ReplyFn done) { supervisor_.start(spec, wait, std::move(done)); };
   t.stop = [this](const std::string& id, ReplyFn done) { supervisor_.stop(id, std::move(done)); };
   t.restart = [this](const std::string& id, ReplyFn done) { supervisor_.restart(id, std::move(done)); };
@@ -157,10 +159,8 @@ void Agent::reopen_log() {
   }
   log_info("received SIGUSR1: reopening %s", path.c_str());
   std::string err;
-  if (log_file_open(path, &err) < 0)
-    log_error("%s; still logging to the old file", err.c_str());
-  else
-    log_info("log file %s reopened", path.c_str());
+  if (log_file_open(path, &err) < 0) log_error("%s; still logging to the old file", err.c_str());
+  else log_info("log file %s reopened", path.c_str());
 }
 
 // A previous agent may have been killed (-9, OOM, power loss on a board
@@ -182,8 +182,7 @@ void Agent::restore() {
       continue;
     }
     if (is_our_cloudflared_group(r.pid, r.start_ticks)) {
-      log_warn("tunnel %s: stopping cloudflared process group %d left by a previous agent", r.spec.id.c_str(),
-               r.pid);
+      log_warn("tunnel %s: stopping cloudflared process group %d left by a previous agent", r.spec.id.c_str(), r.pid);
       signal_own_group(r.pid, r.start_ticks, SIGTERM);
       signal_own_group(r.pid, r.start_ticks, SIGCONT);
       orphans.push_back(r);
@@ -223,8 +222,8 @@ void Agent::bring_back(const std::vector<StateRecord>& records) {
     if (!spec.section.empty()) {
       const TunnelConfig* t = cfg_.find_tunnel(spec.section);
       if (!t) {
-        log_info("tunnel %s: its section [tunnel %s] is gone from the configuration; not restored",
-                 spec.id.c_str(), spec.section.c_str());
+        log_info("tunnel %s: its section [tunnel %s] is gone from the configuration; not restored", spec.id.c_str(),
+                 spec.section.c_str());
         continue;
       }
       Caller caller = spec.caller;
@@ -329,8 +328,7 @@ bool Agent::tunnel_spec(const std::string& id, TunnelSpec* out, std::string* err
   }
   std::string token_env = default_token_env(id);
   if (lookup_token(token_env, cfg_.cloudflare.env_file, err).empty()) {
-    *err = "no tunnel '" + id + "': no [tunnel " + id + "] section and " + *err + " (run 'provision " + id +
-           "' first)";
+    *err = "no tunnel '" + id + "': no [tunnel " + id + "] section and " + *err + " (run 'provision " + id + "' first)";
     return false;
   }
   out->id = id;
@@ -368,10 +366,9 @@ std::string Agent::reload() {
 }
 
 bool Agent::only_routes_differ(const TunnelConfig& was, const TunnelConfig& now) {
-  if (was.kind != TunnelKind::named || now.kind != TunnelKind::named) return false;
+  // A local tunnel's cloudflared reads its routes from its own file at start.
+  if (was.kind != TunnelKind::named || now.kind != TunnelKind::named || was.local || now.local) return false;
   TunnelConfig same = was;
-  same.hostname = now.hostname;
-  same.service = now.service;
   same.routes = now.routes;
   return same == now;
 }
@@ -467,7 +464,8 @@ MetricsSnapshot Agent::metrics() const {
   m.tunnels = supervisor_.infos();
   m.control_clients = control_.clients();
   m.control_accepted = control_.connections_total();
-  for (auto [name, box] : {std::make_pair("webhook", notifier_.webhook()), std::make_pair("telegram", notifier_.telegram())})
+  for (auto [name, box] :
+       {std::make_pair("webhook", notifier_.webhook()), std::make_pair("telegram", notifier_.telegram())})
     if (box) m.notify.push_back({name, box->sent(), box->failed(), box->dropped()});
   if (telegram_) {
     m.telegram_ignored = telegram_->ignored();

@@ -50,8 +50,7 @@ int open_temp(const std::string& path, mode_t mode, std::string* tmp, std::strin
   const std::string prefix = path + ".tmp." + std::to_string(getpid()) + ".";
   for (int i = 0; i < kTempAttempts; i++) {
     *tmp = prefix + std::to_string(g_temp_seq++);
-    int fd = retry_eintr(
-        [&] { return open(tmp->c_str(), O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, mode); });
+    int fd = retry_eintr([&] { return open(tmp->c_str(), O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, mode); });
     if (fd >= 0) return fd;
     if (errno != EEXIST) return fail_errno(err, "open", *tmp);
   }
@@ -75,8 +74,7 @@ int sync_fd(int fd, const std::string& name, std::string* err) {
 }
 
 // Closes fd in every case.
-int fill_temp(int fd, std::string_view content, mode_t mode, const std::string& tmp,
-              std::string* err) {
+int fill_temp(int fd, std::string_view content, mode_t mode, const std::string& tmp, std::string* err) {
   int r = fchmod(fd, mode) < 0 ? fail_errno(err, "chmod", tmp) : 0;
   if (r == 0) r = write_all(fd, content, tmp, err);
   if (r == 0) r = sync_fd(fd, tmp, err);
@@ -85,8 +83,7 @@ int fill_temp(int fd, std::string_view content, mode_t mode, const std::string& 
 }
 
 int rename_over(const std::string& from, const std::string& to, std::string* err) {
-  if (retry_eintr([&] { return atomicfile_hooks().rename(from.c_str(), to.c_str()); }) == 0)
-    return 0;
+  if (retry_eintr([&] { return atomicfile_hooks().rename(from.c_str(), to.c_str()); }) == 0) return 0;
   int code = -errno;
   return fail(err, code, "rename " + from + " to " + to);
 }
@@ -99,8 +96,7 @@ int sync_dir(const std::string& dir, std::string* err) {
   return r;
 }
 
-int read_all(int fd, const std::string& path, std::string* out, size_t max_bytes,
-             std::string* err) {
+int read_all(int fd, const std::string& path, std::string* out, size_t max_bytes, std::string* err) {
   std::string data;
   char buf[4096];
   for (;;) {
@@ -140,8 +136,7 @@ AtomicFileHooks& atomicfile_hooks() {
   return hooks;
 }
 
-int write_file_atomic(const std::string& path, std::string_view content, mode_t mode,
-                      std::string* err) {
+int write_file_atomic(const std::string& path, std::string_view content, mode_t mode, std::string* err) {
   std::string tmp;
   int fd = open_temp(path, mode, &tmp, err);
   if (fd < 0) return fd;

@@ -20,8 +20,7 @@ namespace tether {
 // to the rename fails, the temporary is removed and the old file untouched.
 // A failure to sync the directory is still reported, but by then the new
 // file is already in place.
-int write_file_atomic(const std::string& path, std::string_view content, mode_t mode,
-                      std::string* err);
+int write_file_atomic(const std::string& path, std::string_view content, mode_t mode, std::string* err);
 
 // A crash or a power cut during write_file_atomic leaves its temporary
 // "<path>.tmp.<pid>.<n>" behind (holding a token, for the env file). This

@@ -66,8 +66,8 @@ CfReply parse_cf_reply(int status, std::string_view body, CfShape expect) {
     const json& result = json_field(j, "result");
     if (!cf_shape_matches(result, expect)) {
       reply.readable = false;
-      reply.error.message = "unreadable reply (HTTP " + std::to_string(status) + ", its result is not " +
-                            shape_name(expect) + ")";
+      reply.error.message =
+          "unreadable reply (HTTP " + std::to_string(status) + ", its result is not " + shape_name(expect) + ")";
       return reply;
     }
     reply.ok = true;

@@ -11,18 +11,18 @@
 namespace tether {
 
 struct CfError {
-  std::string step;     // "create tunnel", "find dns record", ...
-  int http = 0;         // 0: no HTTP answer
-  int code = 0;         // Cloudflare's code (errors[0].code), 0 if none
-  std::string message;  // at most kMaxErrorText bytes, secrets masked
+  std::string step;          // "create tunnel", "find dns record", ...
+  int http = 0;              // 0: no HTTP answer
+  int code = 0;              // Cloudflare's code (errors[0].code), 0 if none
+  std::string message;       // at most kMaxErrorText bytes, secrets masked
   std::string text() const;  // "<step>: <code> <message>"
 };
 
 struct CfReply {
   bool ok = false;
-  bool readable = false;      // the body was a Cloudflare envelope
+  bool readable = false;  // the body was a Cloudflare envelope
   int http = 0;
-  nlohmann::json result;      // the envelope's result on success
+  nlohmann::json result;  // the envelope's result on success
   nlohmann::json result_info;
   CfError error;
   bool has_code(int code) const;  // any of errors[].code

@@ -216,16 +216,15 @@ std::string signal_name(int signum) {
 std::vector<std::string> child_environment(const std::vector<std::string>& extra,
                                            const std::vector<std::string>& pass) {
   static const std::vector<std::string> kAllowed = {
-      "PATH",        "HOME",        "LANG",       "LANGUAGE",    "LC_*",       "TZ",
-      "TMPDIR",      "SSL_CERT_FILE", "SSL_CERT_DIR", "HTTP_PROXY", "HTTPS_PROXY", "NO_PROXY",
-      "ALL_PROXY",   "http_proxy",  "https_proxy", "no_proxy",    "all_proxy"};
-  static const std::vector<std::string> kNever = {"NOTIFY_SOCKET", "WATCHDOG_USEC", "WATCHDOG_PID", "LISTEN_FDS",
+      "PATH",      "HOME",          "LANG",         "LANGUAGE",   "LC_*",        "TZ",
+      "TMPDIR",    "SSL_CERT_FILE", "SSL_CERT_DIR", "HTTP_PROXY", "HTTPS_PROXY", "NO_PROXY",
+      "ALL_PROXY", "http_proxy",    "https_proxy",  "no_proxy",   "all_proxy"};
+  static const std::vector<std::string> kNever = {"NOTIFY_SOCKET", "WATCHDOG_USEC",  "WATCHDOG_PID", "LISTEN_FDS",
                                                   "LISTEN_PID",    "LISTEN_FDNAMES", "TUNNEL_TOKEN"};
   auto matches = [](const std::vector<std::string>& patterns, std::string_view name) {
     for (const auto& p : patterns) {
       bool prefix = !p.empty() && p.back() == '*';
-      if (prefix ? name.substr(0, p.size() - 1) == std::string_view(p).substr(0, p.size() - 1) : name == p)
-        return true;
+      if (prefix ? name.substr(0, p.size() - 1) == std::string_view(p).substr(0, p.size() - 1) : name == p) return true;
     }
     return false;
   };

@@ -36,8 +36,8 @@ class Child {
   Child& operator=(const Child&) = delete;
 
   // argv[0] is the executable; env is the complete environment.
-  int spawn(const std::vector<std::string>& argv, const std::vector<std::string>& env, LineFn on_line,
-            ExitFn on_exit, std::string* err);
+  int spawn(const std::vector<std::string>& argv, const std::vector<std::string>& env, LineFn on_line, ExitFn on_exit,
+            std::string* err);
 
   int pid() const { return pid_; }
   // The child's start time (/proc/PID/stat), for the state file.
@@ -89,7 +89,6 @@ std::string signal_name(int signum);
 // Secrets the agent holds (API, bot and other tunnels' tokens) are thus
 // never inherited; systemd's notify and socket variables and an inherited
 // TUNNEL_TOKEN are dropped even when `pass` names them.
-std::vector<std::string> child_environment(const std::vector<std::string>& extra,
-                                           const std::vector<std::string>& pass);
+std::vector<std::string> child_environment(const std::vector<std::string>& extra, const std::vector<std::string>& pass);
 
 }  // namespace tether

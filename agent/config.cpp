@@ -31,8 +31,7 @@ std::string set_int(int* field, const std::string& v, long min, long max, const 
   char* end = nullptr;
   long n = v.empty() ? 0 : std::strtol(v.c_str(), &end, 10);
   std::string range = std::to_string(min) + "-" + std::to_string(max) + (*unit ? " " : "") + unit;
-  if (v.empty() || *end != '\0' || errno == ERANGE)
-    return "'" + v + "' is not a number (expected " + range + ")";
+  if (v.empty() || *end != '\0' || errno == ERANGE) return "'" + v + "' is not a number (expected " + range + ")";
   if (n < min || n > max) return v + " is out of range (expected " + range + ")";
   *field = static_cast<int>(n);
   return "";
@@ -69,8 +68,7 @@ std::string set_url(std::string* field, const std::string& v, bool optional) {
     field->clear();
     return "";
   }
-  if (v.rfind("http://", 0) != 0 && v.rfind("https://", 0) != 0)
-    return "'" + v + "' is not an http:// or https:// URL";
+  if (v.rfind("http://", 0) != 0 && v.rfind("https://", 0) != 0) return "'" + v + "' is not an http:// or https:// URL";
   *field = v;
   return "";
 }
@@ -126,8 +124,7 @@ std::string set_uids(std::vector<uid_t>* field, const std::string& v) {
 std::string set_mode(unsigned* field, const std::string& v) {
   char* end = nullptr;
   unsigned long n = v.empty() ? 0 : std::strtoul(v.c_str(), &end, 8);
-  if (v.empty() || *end != '\0' || n > 0777)
-    return "'" + v + "' is not an octal file mode (e.g. 0660)";
+  if (v.empty() || *end != '\0' || n > 0777) return "'" + v + "' is not an octal file mode (e.g. 0660)";
   *field = static_cast<unsigned>(n);
   return "";
 }
@@ -156,10 +153,11 @@ std::string set_extra_args(std::vector<std::string>* field, const std::string& v
   std::string a;
   while (in >> a) {
     if (a == "--token" || a.rfind("--token=", 0) == 0 || a == "--credentials-contents")
-      return "'" + a + "' would put a secret on the command line, readable by every user "
+      return "'" + a +
+             "' would put a secret on the command line, readable by every user "
              "(tether passes tunnel tokens in the environment)";
-    if (a == "--url" || a.rfind("--url=", 0) == 0 || a == "run" || a == "--metrics" ||
-        a.rfind("--metrics=", 0) == 0 || a == "--no-autoupdate")
+    if (a == "--url" || a.rfind("--url=", 0) == 0 || a == "run" || a == "--metrics" || a.rfind("--metrics=", 0) == 0 ||
+        a == "--no-autoupdate")
       return "'" + a + "' is set by tether itself; remove it from extra_args";
     args.push_back(a);
   }
@@ -186,8 +184,8 @@ std::string lower(std::string s) {
 // host is the zone or a name under it.
 bool in_zone(const std::string& host, const std::string& zone) {
   std::string h = lower(host), z = lower(zone);
-  return h == z || (h.size() > z.size() && h.compare(h.size() - z.size(), z.size(), z) == 0 &&
-                    h[h.size() - z.size() - 1] == '.');
+  return h == z ||
+         (h.size() > z.size() && h.compare(h.size() - z.size(), z.size(), z) == 0 && h[h.size() - z.size() - 1] == '.');
 }
 
 std::string set_hostname(std::string* field, const std::string& v) {
@@ -289,8 +287,7 @@ std::string parse_route(const std::string& v, Route* r) {
     if (name == "noTLSVerify") problem = set_bool(&r->origin.no_tls_verify, value);
     else if (name == "httpHostHeader") problem = set_host_header(&r->origin.http_host_header, value);
     else if (name == "connectTimeout") problem = set_seconds(&r->origin.connect_timeout_s, value);
-    else
-      return "unknown option '" + name + "' (known: connectTimeout, httpHostHeader, noTLSVerify)";
+    else return "unknown option '" + name + "' (known: connectTimeout, httpHostHeader, noTLSVerify)";
     if (!problem.empty()) return name + ": " + problem;
   }
   return "";
@@ -411,7 +408,8 @@ const std::map<std::string, std::map<std::string, Setter>>& section_keys() {
 
 const std::map<std::string, TunnelSetter>& tunnel_keys() {
   static const std::map<std::string, TunnelSetter> keys = {
-      {"type", [](TunnelConfig& t, const std::string& v) -> std::string {
+      {"type",
+       [](TunnelConfig& t, const std::string& v) -> std::string {
          t.local = v == "local";
          if (v == "quick") t.kind = TunnelKind::quick;
          else if (v == "named" || v == "local") t.kind = TunnelKind::named;
@@ -424,9 +422,9 @@ const std::map<std::string, TunnelSetter>& tunnel_keys() {
       {"hostname", [](TunnelConfig&, const std::string& v) { return hostname_problem(v); }},
       {"service", [](TunnelConfig&, const std::string& v) { return service_problem(v); }},
       {"route", [](TunnelConfig&, const std::string&) { return std::string(); }},
-      {"config", [](TunnelConfig& t, const std::string& v) -> std::string {
-         if (v.empty() || v[0] != '/')
-           return "'" + v + "' is not an absolute path (e.g. /etc/cloudflared/config.yml)";
+      {"config",
+       [](TunnelConfig& t, const std::string& v) -> std::string {
+         if (v.empty() || v[0] != '/') return "'" + v + "' is not an absolute path (e.g. /etc/cloudflared/config.yml)";
          t.config_file = v;
          return "";
        }},
@@ -467,8 +465,8 @@ struct Parser {
   std::string file;
   Config* cfg;
   std::vector<ConfigError>* errors;
-  std::map<std::string, int> seen;         // "section\nkey" -> line (the first, for route)
-  std::map<std::string, std::string> raw;  // "section\nkey" -> value
+  std::map<std::string, int> seen;          // "section\nkey" -> line (the first, for route)
+  std::map<std::string, std::string> raw;   // "section\nkey" -> value
   std::map<std::string, int> section_line;  // section -> header line
   std::map<std::string, size_t> tunnel_index;
   std::set<std::string> bad_sections;  // keys under them are not reported again
@@ -489,8 +487,7 @@ struct Parser {
     if (is_tunnel) name = tname.empty() ? "tunnel" : "tunnel " + tname;  // "[tunnel  x]" is "[tunnel x]"
     section = name;
     if (section_line.count(name)) {
-      error(line, "section [" + name + "] appears twice (first at line " +
-                      std::to_string(section_line[name]) + ")");
+      error(line, "section [" + name + "] appears twice (first at line " + std::to_string(section_line[name]) + ")");
       bad_sections.insert(name);
       return;
     }
@@ -510,8 +507,7 @@ struct Parser {
       return;
     }
     if (!section_keys().count(name)) {
-      error(line, "unknown section [" + name + "] (known: " + key_list(section_keys()) +
-                      ", tunnel NAME)");
+      error(line, "unknown section [" + name + "] (known: " + key_list(section_keys()) + ", tunnel NAME)");
       bad_sections.insert(name);
       return;
     }
@@ -541,10 +537,10 @@ struct Parser {
     // A tunnel's routes are one `route` line each.
     bool repeatable = key == "route" && ti != tunnel_index.end();
     if (seen.count(id) && (continuation || !repeatable)) {
-      error(line, continuation ? "[" + section + "] " + key +
-                                     ": continuation lines are not supported; write the value on one line"
-                               : "[" + section + "] duplicate key '" + key + "' (first set at line " +
-                                     std::to_string(seen[id]) + ")");
+      error(line,
+            continuation
+                ? "[" + section + "] " + key + ": continuation lines are not supported; write the value on one line"
+                : "[" + section + "] duplicate key '" + key + "' (first set at line " + std::to_string(seen[id]) + ")");
       return 1;
     }
     if (!seen.count(id)) seen[id] = line;
@@ -592,13 +588,11 @@ struct Parser {
       };
       resolve_go(t, sec);
       if (t.kind == TunnelKind::quick) {
-        if (!has("port"))
-          error(t.line, where + ": missing required key 'port' (type = quick exposes a local port)");
+        if (!has("port")) error(t.line, where + ": missing required key 'port' (type = quick exposes a local port)");
         else if (ports.count(t.port))
-          error(t.line, where + ": port " + std::to_string(t.port) + " is already used by [tunnel " +
-                            ports[t.port] + "]");
-        else
-          ports[t.port] = t.name;
+          error(t.line,
+                where + ": port " + std::to_string(t.port) + " is already used by [tunnel " + ports[t.port] + "]");
+        else ports[t.port] = t.name;
         only({"hostname", "service", "route", "token_env", "adopt"}, "type = named");
         only({"config"}, "type = local");
         t.routes.clear();
@@ -611,8 +605,9 @@ struct Parser {
              "type = named (a local tunnel's routes and credentials are in its config.yml)");
         t.routes.clear();
         if (!has("config")) {
-          error(t.line, where + ": missing required key 'config' (type = local runs cloudflared with its own "
-                                "config.yml, e.g. config = /etc/cloudflared/config.yml)");
+          error(t.line, where +
+                            ": missing required key 'config' (type = local runs cloudflared with its own "
+                            "config.yml, e.g. config = /etc/cloudflared/config.yml)");
         } else if (!t.config_file.empty()) {
           read_local(t, where, at("config"));
         }
@@ -626,8 +621,8 @@ struct Parser {
       if (t.token_env.empty()) t.token_env = default_token_env(t.name);
       if ((has("hostname") || has("service")) && has("route")) {
         // The error is at the first line of whichever form came second.
-        const char* shorthand = !has("service") || (has("hostname") && at("hostname") < at("service")) ? "hostname"
-                                                                                                       : "service";
+        const char* shorthand =
+            !has("service") || (has("hostname") && at("hostname") < at("service")) ? "hostname" : "service";
         bool route_second = at("route") > at(shorthand);
         error(route_second ? at("route") : at(shorthand),
               where + ": '" + (route_second ? "route" : shorthand) + "' cannot be mixed with " +
@@ -681,8 +676,7 @@ struct Parser {
     LocalTunnel lt;
     std::vector<ConfigError> errs;
     if (!load_local_tunnel(t.config_file, &lt, &errs)) {
-      for (const auto& e : errs)
-        error(at, where + " config: " + e.str());
+      for (const auto& e : errs) error(at, where + " config: " + e.str());
       return;
     }
     t.local_tunnel = lt.tunnel;
@@ -695,8 +689,8 @@ struct Parser {
     const auto& w = cfg->watchdog;
     if (w.backoff_max_ms < w.backoff_initial_ms)
       error(seen.count("watchdog\nbackoff_max_ms") ? seen["watchdog\nbackoff_max_ms"] : 0,
-            "[watchdog] backoff_max_ms (" + std::to_string(w.backoff_max_ms) +
-                ") is below backoff_initial_ms (" + std::to_string(w.backoff_initial_ms) + ")");
+            "[watchdog] backoff_max_ms (" + std::to_string(w.backoff_max_ms) + ") is below backoff_initial_ms (" +
+                std::to_string(w.backoff_initial_ms) + ")");
     const auto& tg = cfg->telegram;
     if (tg.enabled) {
       int at = section_line["telegram"];
@@ -779,7 +773,8 @@ std::string service_problem(std::string_view service) {
   std::string scheme = v.substr(0, sep), rest = v.substr(sep + 3);
   static const std::set<std::string> kSchemes = {"http", "https", "unix", "unix+tls", "tcp", "ssh", "rdp", "smb"};
   if (!kSchemes.count(scheme))
-    return "'" + scheme + "' is not a scheme cloudflared serves (http, https, unix, unix+tls, tcp, ssh, rdp, smb; "
+    return "'" + scheme +
+           "' is not a scheme cloudflared serves (http, https, unix, unix+tls, tcp, ssh, rdp, smb; "
            "or http_status:NNN)";
   if (rest.empty() || rest == "/") return "'" + v + "' names no host (e.g. " + scheme + "://localhost:8080)";
   bool unix_socket = scheme == "unix" || scheme == "unix+tls";
@@ -796,9 +791,9 @@ std::string default_token_env(std::string_view name) {
 }
 
 bool TunnelConfig::operator==(const TunnelConfig& o) const {
-  return name == o.name && kind == o.kind && port == o.port && token_env == o.token_env &&
-         autostart == o.autostart && adopt == o.adopt && routes == o.routes && local == o.local &&
-         config_file == o.config_file && local_tunnel == o.local_tunnel && go == o.go;
+  return name == o.name && kind == o.kind && port == o.port && token_env == o.token_env && autostart == o.autostart &&
+         adopt == o.adopt && routes == o.routes && local == o.local && config_file == o.config_file &&
+         local_tunnel == o.local_tunnel && go == o.go;
 }
 
 std::vector<std::string> go_environment(const GoKnobs& go) {
@@ -812,7 +807,8 @@ std::vector<std::string> go_environment(const GoKnobs& go) {
 std::string hostname_problem(std::string_view host) {
   std::string h(host);
   if (h.empty()) return "hostname must not be empty";
-  std::string bad = "'" + h + "' is not a host name (labels of letters, digits and '-', separated by '.', e.g. "
+  std::string bad = "'" + h +
+                    "' is not a host name (labels of letters, digits and '-', separated by '.', e.g. "
                     "video.example.com)";
   if (h.size() > 253 || h.find('.') == std::string::npos) return bad;
   size_t start = 0;
@@ -830,8 +826,8 @@ std::string hostname_problem(std::string_view host) {
 
 bool TelegramConfig::operator==(const TelegramConfig& o) const {
   return enabled == o.enabled && bot_token_env == o.bot_token_env && bot_token_file == o.bot_token_file &&
-         allowed_chat_ids == o.allowed_chat_ids && allowed_user_ids == o.allowed_user_ids &&
-         api_base == o.api_base && poll_timeout_s == o.poll_timeout_s;
+         allowed_chat_ids == o.allowed_chat_ids && allowed_user_ids == o.allowed_user_ids && api_base == o.api_base &&
+         poll_timeout_s == o.poll_timeout_s;
 }
 
 const TunnelConfig* Config::find_tunnel(std::string_view name) const {
@@ -844,8 +840,7 @@ std::string ConfigError::str() const {
   return line > 0 ? file + ":" + std::to_string(line) + ": " + message : file + ": " + message;
 }
 
-bool parse_config(std::string_view text, const std::string& file, Config* out,
-                  std::vector<ConfigError>* errors) {
+bool parse_config(std::string_view text, const std::string& file, Config* out, std::vector<ConfigError>* errors) {
   Config cfg;
   cfg.path = file;
   Parser p;
@@ -869,8 +864,9 @@ bool load_config(const std::string& path, Config* out, std::vector<ConfigError>*
   std::string text, err;
   int rc = read_file(path, &text, kMaxConfigBytes, &err);
   if (rc < 0) {
-    errors->push_back({path, 0, rc == -EINVAL || rc == -EFBIG ? "cannot read: " + err
-                                                              : std::string("cannot open: ") + std::strerror(-rc)});
+    errors->push_back(
+        {path, 0,
+         rc == -EINVAL || rc == -EFBIG ? "cannot read: " + err : std::string("cannot open: ") + std::strerror(-rc)});
     return false;
   }
   return parse_config(text, path, out, errors);

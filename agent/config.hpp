@@ -49,9 +49,7 @@ struct Route {
   OriginRequest origin;
   int line = 0;  // of its key, for messages
 
-  bool operator==(const Route& o) const {
-    return hostname == o.hostname && service == o.service && origin == o.origin;
-  }
+  bool operator==(const Route& o) const { return hostname == o.hostname && service == o.service && origin == o.origin; }
 };
 
 // The Go runtime's own limits for a cloudflared child, passed in its
@@ -73,8 +71,8 @@ std::vector<std::string> go_environment(const GoKnobs& go);
 struct TunnelConfig {
   std::string name;
   TunnelKind kind = TunnelKind::named;
-  int port = 0;                 // quick only
-  std::string token_env;        // named; defaults to CF_TUNNEL_TOKEN_<NAME>
+  int port = 0;           // quick only
+  std::string token_env;  // named; defaults to CF_TUNNEL_TOKEN_<NAME>
   bool autostart = false;
   // named: provision may take over a same-named tunnel tether did not
   // create, replacing its ingress (its other host names stop working).
@@ -87,10 +85,10 @@ struct TunnelConfig {
   // type = local: a named tunnel created by `cloudflared tunnel create` and
   // run from its own config.yml, which tether reads but never writes.
   bool local = false;
-  std::string config_file;      // local: absolute path of its config.yml
-  std::string local_tunnel;     // local: its `tunnel:` (id or name), read from the file
-  GoKnobs go;                   // [cloudflared]'s, with this section's overrides
-  int line = 0;                 // of the [tunnel NAME] header, for messages
+  std::string config_file;   // local: absolute path of its config.yml
+  std::string local_tunnel;  // local: its `tunnel:` (id or name), read from the file
+  GoKnobs go;                // [cloudflared]'s, with this section's overrides
+  int line = 0;              // of the [tunnel NAME] header, for messages
 
   bool operator==(const TunnelConfig& o) const;
   bool operator!=(const TunnelConfig& o) const { return !(*this == o); }
@@ -125,7 +123,7 @@ struct WatchdogConfig {
   int unhealthy_after_s = 120;  // 0: never restart a connected-less child
   int stop_grace_s = 10;
   int start_wait_s = 30;
-  int max_restarts = 0;         // 0: never give up
+  int max_restarts = 0;  // 0: never give up
   int restart_window_s = 600;
 };
 
@@ -136,7 +134,7 @@ struct NetworkConfig {
   int reconnect_grace_s = 10;             // after the route returns; 0: restart at once
   int spin_lines_per_s = 200;             // error lines per second; 0: off
   int spin_after_s = 3;
-  int quic_fallback_after = 3;            // QUIC dial timeouts in a row; 0: off
+  int quic_fallback_after = 3;  // QUIC dial timeouts in a row; 0: off
   int quic_retry_s = 3600;
 };
 
@@ -195,8 +193,7 @@ struct ConfigError {
 
 // Parse INI text; `file` only names it in errors. Returns true when there
 // are no errors; *out is only complete then.
-bool parse_config(std::string_view text, const std::string& file, Config* out,
-                  std::vector<ConfigError>* errors);
+bool parse_config(std::string_view text, const std::string& file, Config* out, std::vector<ConfigError>* errors);
 bool load_config(const std::string& path, Config* out, std::vector<ConfigError>* errors);
 
 }  // namespace tether

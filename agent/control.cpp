@@ -1,8 +1,8 @@
 #include "control.hpp"
 
 #include <fcntl.h>
-#include <sys/socket.h>
 #include <sys/resource.h>
+#include <sys/socket.h>
 #include <sys/stat.h>
 #include <sys/un.h>
 #include <unistd.h>
@@ -51,8 +51,7 @@ int check_existing_socket(const std::string& path, std::string* err) {
   int e = errno;
   ::close(fd);
   if (rc == 0) {
-    *err = "another tetherd is already answering on " + path +
-           "; stop it first or give this one another --socket";
+    *err = "another tetherd is already answering on " + path + "; stop it first or give this one another --socket";
     return -EADDRINUSE;
   }
   if (e != ECONNREFUSED) {
@@ -240,8 +239,7 @@ class Control::Conn {
     idle_.start(server_->idle_ms_, [this] {
       if (phase_ != Phase::reading && phase_ != Phase::waiting) return;
       if (phase_ == Phase::waiting || framer_.pending()) return arm_idle();
-      log_info("control: closing a client idle for %llus",
-               static_cast<unsigned long long>(server_->idle_ms_ / 1000));
+      log_info("control: closing a client idle for %llus", static_cast<unsigned long long>(server_->idle_ms_ / 1000));
       refuse("ERR idle no request for " + std::to_string(server_->idle_ms_ / 1000) +
              "s ([agent] client_idle_s); connect again when needed");
     });
@@ -448,14 +446,13 @@ void Control::accept_one() {
   uid_t uid = 0;
   if (!peer_allowed(c->pipe(), &uid)) {
     log_warn("control: refused a client with uid %u (not in [agent] allow_uids)", static_cast<unsigned>(uid));
-    c->refuse_now("ERR denied uid " + std::to_string(uid) +
-              " may not use this socket (add it to [agent] allow_uids)");
+    c->refuse_now("ERR denied uid " + std::to_string(uid) + " may not use this socket (add it to [agent] allow_uids)");
     return;
   }
   if (conns_.size() > max_clients_) {
     log_warn("control: refused a client: %zu clients already connected", max_clients_);
     c->refuse_now("ERR busy too many clients (limit " + std::to_string(max_clients_) +
-              ", [agent] max_clients); try again later");
+                  ", [agent] max_clients); try again later");
     return;
   }
   c->start();

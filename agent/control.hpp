@@ -14,8 +14,8 @@
 #include <unordered_map>
 #include <vector>
 
-#include "dispatcher.hpp"
 #include "config.hpp"
+#include "dispatcher.hpp"
 #include "uvpp.hpp"
 
 namespace tether {

@@ -37,7 +37,8 @@ std::string tunnel_id(const std::string& arg, std::string* err) {
     return std::to_string(port);
   }
   if (valid_tunnel_name(arg)) return arg;
-  *err = "'" + printable(arg) + "' is neither a port (1-65535) nor a tunnel name (a-z, 0-9, '-', starting with a letter)";
+  *err =
+      "'" + printable(arg) + "' is neither a port (1-65535) nor a tunnel name (a-z, 0-9, '-', starting with a letter)";
   return "";
 }
 
@@ -58,7 +59,8 @@ Dispatcher::Dispatcher(Targets targets) : t_(std::move(targets)) {
       {"watch", "", "turn this connection into a stream of events", 0, 0, &Dispatcher::watch},
       {"provision", "<name> [service=<url>] [start]",
        "create or repair tunnel <name>, its DNS name and stored token (Cloudflare API)", 1, 3, &Dispatcher::provision},
-      {"deprovision", "<name>", "stop and delete tunnel <name>, its DNS record and token", 1, 1, &Dispatcher::deprovision},
+      {"deprovision", "<name>", "stop and delete tunnel <name>, its DNS record and token", 1, 1,
+       &Dispatcher::deprovision},
       {"metrics", "", "Prometheus text exposition of the agent's figures", 0, 0, &Dispatcher::metrics},
       {"reload", "", "re-read the configuration file and apply it", 0, 0, &Dispatcher::reload},
       {"quit", "", "close this connection", 0, 0, &Dispatcher::quit},
@@ -248,8 +250,9 @@ void Dispatcher::provision(const Request& req, const Caller&, ReplyFn done) {
     return;
   }
   if (section && section->local) {
-    done(Reply::Err("usage", usage_text + "[tunnel " + name + "] is locally managed (type = local): its routes "
-                                          "and DNS records are set with cloudflared itself"));
+    done(Reply::Err("usage", usage_text + "[tunnel " + name +
+                                 "] is locally managed (type = local): its routes "
+                                 "and DNS records are set with cloudflared itself"));
     return;
   }
   std::string service;
@@ -287,8 +290,9 @@ void Dispatcher::deprovision(const Request& req, const Caller&, ReplyFn done) {
   }
   const TunnelConfig* section = t_.config().find_tunnel(req.args[0]);
   if (section && section->local) {
-    done(Reply::Err("usage", "deprovision <name>: [tunnel " + req.args[0] + "] is locally managed (type = local): "
-                             "delete it with 'cloudflared tunnel delete' after removing its section"));
+    done(Reply::Err("usage", "deprovision <name>: [tunnel " + req.args[0] +
+                                 "] is locally managed (type = local): "
+                                 "delete it with 'cloudflared tunnel delete' after removing its section"));
     return;
   }
   t_.deprovision(req.args[0], std::move(done));

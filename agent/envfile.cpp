@@ -18,8 +18,7 @@ constexpr size_t kMaxEnvFile = 1 << 20;
 bool is_blank(char c) { return c == ' ' || c == '\t'; }
 
 bool is_key_char(char c, bool first) {
-  return c == '_' || (c >= 'A' && c <= 'Z') || (c >= 'a' && c <= 'z') ||
-         (!first && c >= '0' && c <= '9');
+  return c == '_' || (c >= 'A' && c <= 'Z') || (c >= 'a' && c <= 'z') || (!first && c >= '0' && c <= '9');
 }
 
 // Written without quotes: safe for systemd, docker --env-file and sh alike.
@@ -128,14 +127,12 @@ std::optional<std::string> EnvFile::get(std::string_view key) const {
 std::vector<std::string> EnvFile::keys() const {
   std::vector<std::string> out;
   for (const Line& line : lines_)
-    if (!line.key.empty() && std::find(out.begin(), out.end(), line.key) == out.end())
-      out.push_back(line.key);
+    if (!line.key.empty() && std::find(out.begin(), out.end(), line.key) == out.end()) out.push_back(line.key);
   return out;
 }
 
 bool EnvFile::set(std::string_view key, std::string_view value) {
-  if (!env_key_valid(key) || value.find_first_of(std::string_view("\r\n\0", 3)) != value.npos)
-    return false;
+  if (!env_key_valid(key) || value.find_first_of(std::string_view("\r\n\0", 3)) != value.npos) return false;
   auto same_key = [&](const Line& line) { return line.key == key; };
   auto first = std::find_if(lines_.begin(), lines_.end(), same_key);
   if (first == lines_.end()) {
@@ -164,8 +161,7 @@ void EnvFile::append(std::string_view key, std::string_view value) {
 
 bool EnvFile::remove(std::string_view key) {
   size_t before = lines_.size();
-  lines_.erase(std::remove_if(lines_.begin(), lines_.end(),
-                              [&](const Line& line) { return line.key == key; }),
+  lines_.erase(std::remove_if(lines_.begin(), lines_.end(), [&](const Line& line) { return line.key == key; }),
                lines_.end());
   return lines_.size() != before;
 }
@@ -184,20 +180,16 @@ int env_file_check(const std::string& path, std::string* err) {
     return refuse(err, code, "stat " + path + ": " + std::strerror(-code));
   }
   if (S_ISLNK(st.st_mode))
-    return refuse(err, -ELOOP,
-                  path + " is a symlink; refusing to replace it (point env_file at the real file)");
-  if (!S_ISREG(st.st_mode))
-    return refuse(err, -EINVAL, path + " is not a regular file; refusing to replace it");
+    return refuse(err, -ELOOP, path + " is a symlink; refusing to replace it (point env_file at the real file)");
+  if (!S_ISREG(st.st_mode)) return refuse(err, -EINVAL, path + " is not a regular file; refusing to replace it");
   if (st.st_uid != geteuid())
     return refuse(err, -EPERM,
-                  path + " is owned by uid " + std::to_string(st.st_uid) +
-                      " but tether runs as uid " + std::to_string(geteuid()) +
-                      "; refusing to replace it (chown the file)");
+                  path + " is owned by uid " + std::to_string(st.st_uid) + " but tether runs as uid " +
+                      std::to_string(geteuid()) + "; refusing to replace it (chown the file)");
   return 0;
 }
 
-int env_file_update(const std::string& path, const std::function<bool(EnvFile&)>& edit,
-                    std::string* err) {
+int env_file_update(const std::string& path, const std::function<bool(EnvFile&)>& edit, std::string* err) {
   int r = env_file_check(path, err);
   if (r < 0) return r;
   std::string text;

@@ -72,7 +72,6 @@ int env_file_check(const std::string& path, std::string* err);
 // anything, and if the text did change writes it back atomically with mode
 // 0600. Otherwise the file is not touched at all, mtime included. Returns 0
 // or a negative errno with *err (err may be null) saying why.
-int env_file_update(const std::string& path, const std::function<bool(EnvFile&)>& edit,
-                    std::string* err);
+int env_file_update(const std::string& path, const std::function<bool(EnvFile&)>& edit, std::string* err);
 
 }  // namespace tether

@@ -200,8 +200,8 @@ void Http::collect() {
     } else {
       r.status = 0;
       r.timed_out = rc == CURLE_OPERATION_TIMEDOUT;
-      r.error = t->too_large ? "response larger than " + std::to_string(t->max_response) + " bytes"
-                             : curl_easy_strerror(rc);
+      r.error =
+          t->too_large ? "response larger than " + std::to_string(t->max_response) + " bytes" : curl_easy_strerror(rc);
     }
     Done done = std::move(t->done);
     HttpResponse response = std::move(r);

@@ -34,14 +34,14 @@ struct HttpRequest {
   std::vector<std::string> headers;  // "Name: value"
   std::string body;                  // sent when not empty
   long timeout_ms = 15000;
-  size_t max_response = 1 << 20;     // a larger body fails the request
+  size_t max_response = 1 << 20;  // a larger body fails the request
 };
 
 struct HttpResponse {
-  int status = 0;                    // 0: no HTTP response at all
+  int status = 0;  // 0: no HTTP response at all
   std::string body;
   std::map<std::string, std::string> headers;  // names in lower case
-  std::string error;                 // transport failure, when status is 0
+  std::string error;                           // transport failure, when status is 0
   bool timed_out = false;
 };
 

@@ -54,8 +54,7 @@ Step up_states(State s, Event e, const Facts& f) {
   switch (e) {
     case Event::url: return {s == State::starting ? State::running : s, kAnswerUrl};
     case Event::registered: return {State::running, kNotifyConnected | (f.named ? kAnswerUp : kNone)};
-    case Event::unregistered:
-      return {s == State::running ? State::degraded : s, kNotifyDisconnected};
+    case Event::unregistered: return {s == State::running ? State::degraded : s, kNotifyDisconnected};
     case Event::exited: return crashed(f);
     case Event::spawn_failed:
       if (s != State::starting) return {s};
@@ -88,8 +87,7 @@ Step next(State s, Event e, const Facts& f) {
       return {s};
     case State::starting:
     case State::running:
-    case State::degraded:
-      return up_states(s, e, f);
+    case State::degraded: return up_states(s, e, f);
     case State::backoff:
       switch (e) {
         case Event::backoff_due: return f.shutting_down ? Step{s} : spawn_or_wait(s, f);
@@ -144,7 +142,8 @@ Step next(State s, Event e, const Facts& f) {
         case Event::network_back:
           if (f.shutting_down) return {s};
           if (!f.child_alive) return spawn_or_wait(s, f, kAnnounceOnline | kResetAttempts);
-          return {f.up ? State::running : State::starting, kAnnounceOnline | kResetAttempts | kResume | kAwaitReconnect};
+          return {f.up ? State::running : State::starting,
+                  kAnnounceOnline | kResetAttempts | kResume | kAwaitReconnect};
         default: return {s};
       }
     case State::offline_ending:

@@ -70,33 +70,33 @@
 namespace tether::lifecycle {
 
 enum class State {
-  created,         // no child yet; shows as starting
+  created,  // no child yet; shows as starting
   starting,
   running,
   degraded,
   backoff,
-  stopping,        // to be removed once the child is gone
-  restarting,      // the child is ending; a new one follows at once; shows as stopping
-  halting,         // agent shutdown: the child is ending, the tunnel stays; shows as stopping
-  failed,          // given up; a child may still be ending
+  stopping,    // to be removed once the child is gone
+  restarting,  // the child is ending; a new one follows at once; shows as stopping
+  halting,     // agent shutdown: the child is ending, the tunnel stays; shows as stopping
+  failed,      // given up; a child may still be ending
   offline,
   offline_ending,  // offline, offline_action = stop: the child is ending; shows as offline
 };
 constexpr int kStates = static_cast<int>(State::offline_ending) + 1;
 
 enum class Event {
-  start,          // the tunnel was just created
-  url,            // a quick tunnel's URL was printed
-  registered,     // the first edge connection is up
-  unregistered,   // the last edge connection went away
-  exited,         // the child ended
-  spawn_failed,   // no child could be started
-  backoff_due,    // the backoff timer fired
-  unhealthy,      // no connection for unhealthy_after_s
-  heal,           // a new child now (clock set, QUIC blocked, not back after an outage)
-  stop,           // `stop`: remove the tunnel
-  restart,        // `restart`
-  shutdown,       // the agent stops; tunnels stay recorded
+  start,         // the tunnel was just created
+  url,           // a quick tunnel's URL was printed
+  registered,    // the first edge connection is up
+  unregistered,  // the last edge connection went away
+  exited,        // the child ended
+  spawn_failed,  // no child could be started
+  backoff_due,   // the backoff timer fired
+  unhealthy,     // no connection for unhealthy_after_s
+  heal,          // a new child now (clock set, QUIC blocked, not back after an outage)
+  stop,          // `stop`: remove the tunnel
+  restart,       // `restart`
+  shutdown,      // the agent stops; tunnels stay recorded
   network_lost,
   network_back,
 };
@@ -109,8 +109,8 @@ struct Facts {
   bool online = true;
   bool shutting_down = false;
   bool child_alive = false;
-  bool connected = false;          // at least one registered connection
-  bool up = false;                 // connected, or a quick tunnel's URL known
+  bool connected = false;  // at least one registered connection
+  bool up = false;         // connected, or a quick tunnel's URL known
   bool named = false;
   bool credentials_error = false;  // the edge said Unauthorized since the last registration
   bool token_rejected = false;     // cloudflared could not use the token at all
@@ -132,18 +132,18 @@ enum Action : uint32_t {
   kPause = 1u << 8,            // SIGSTOP the group
   kResume = 1u << 9,           // SIGCONT the group if it was paused
   kCancelBackoff = 1u << 10,
-  kArmBackoff = 1u << 11,      // a respawn after the backoff delay, and the `backoff` event
+  kArmBackoff = 1u << 11,  // a respawn after the backoff delay, and the `backoff` event
   kSpawn = 1u << 12,
-  kAnnounceOffline = 1u << 13, // the `offline` event
-  kAnnounceOnline = 1u << 14,  // the `online` event
-  kAwaitReconnect = 1u << 15,  // back online: restart unless registered within reconnect_grace_s
+  kAnnounceOffline = 1u << 13,  // the `offline` event
+  kAnnounceOnline = 1u << 14,   // the `online` event
+  kAwaitReconnect = 1u << 15,   // back online: restart unless registered within reconnect_grace_s
   kNotifyConnected = 1u << 16,
   kNotifyDisconnected = 1u << 17,
-  kAnswerUrl = 1u << 18,       // start/restart waiters get the URL
-  kAnswerUp = 1u << 19,        // start/restart waiters get "connected" or the hostname
-  kReplyBusy = 1u << 20,       // `restart` refused: being stopped
-  kRemove = 1u << 21,          // the tunnel is gone: stop waiters answered
-  kCheckShutdown = 1u << 22,   // maybe the last child the shutdown waited for
+  kAnswerUrl = 1u << 18,      // start/restart waiters get the URL
+  kAnswerUp = 1u << 19,       // start/restart waiters get "connected" or the hostname
+  kReplyBusy = 1u << 20,      // `restart` refused: being stopped
+  kRemove = 1u << 21,         // the tunnel is gone: stop waiters answered
+  kCheckShutdown = 1u << 22,  // maybe the last child the shutdown waited for
 };
 constexpr int kActions = 23;
 

@@ -55,18 +55,14 @@ class LineSplitter {
     if (partial_.size() < cap) partial_.append(chunk.substr(0, cap - partial_.size()));
   }
 
-  size_t content_size() const {
-    return partial_.size() - (!partial_.empty() && partial_.back() == '\r' ? 1 : 0);
-  }
+  size_t content_size() const { return partial_.size() - (!partial_.empty() && partial_.back() == '\r' ? 1 : 0); }
 
   template <typename F>
   void emit(F&& on_line) {
     std::string_view line(partial_);
     if (!line.empty() && line.back() == '\r') line.remove_suffix(1);
-    if (line.size() > max_line_)
-      on_line(line.substr(0, max_line_), true);
-    else
-      on_line(line, false);
+    if (line.size() > max_line_) on_line(line.substr(0, max_line_), true);
+    else on_line(line, false);
     partial_.clear();
   }
 

@@ -12,8 +12,9 @@ namespace {
 // A cloudflared config is a few hundred bytes; a bigger file is not one.
 constexpr size_t kMaxBytes = 256 * 1024;
 
-const char* kSubset = " (tether reads block mappings, '- ' lists and plain or quoted one-line scalars; "
-                      "see docs/cloudflared.md §15)";
+const char* kSubset =
+    " (tether reads block mappings, '- ' lists and plain or quoted one-line scalars; "
+    "see docs/cloudflared.md §15)";
 
 struct Line {
   int number = 0;
@@ -196,7 +197,8 @@ struct Reader {
       while (*i < lines.size() && lines[*i].indent > item_indent) {
         const Line& k = lines[*i];
         if (k.indent == key_indent) rule_key(k, k.body);
-        else if (k.indent < key_indent) error(k.number, "indented neither as a rule's key nor inside one" + std::string(kSubset));
+        else if (k.indent < key_indent)
+          error(k.number, "indented neither as a rule's key nor inside one" + std::string(kSubset));
         ++*i;
       }
       if (!has_service) error(r.line, "ingress rule without 'service:'");
@@ -205,8 +207,9 @@ struct Reader {
       if (!r.hostname.empty() && r.hostname != "*") out->ingress.push_back(r);
     }
     if (last_line && !catch_all_last)
-      error(last_line, "the last ingress rule must match everything (no hostname, no path), "
-                       "e.g. '- service: http_status:404'; cloudflared refuses the file otherwise");
+      error(last_line,
+            "the last ingress rule must match everything (no hostname, no path), "
+            "e.g. '- service: http_status:404'; cloudflared refuses the file otherwise");
   }
 
   void parse(std::string_view text) {
@@ -229,8 +232,8 @@ struct Reader {
       ++i;
       if (key == "ingress") {
         if (!value.empty()) {
-          error(l.number, "'ingress:' must be followed by its rules on the lines below, one '- ' each" +
-                              std::string(kSubset));
+          error(l.number,
+                "'ingress:' must be followed by its rules on the lines below, one '- ' each" + std::string(kSubset));
           continue;
         }
         if (seen_ingress) error(l.number, "'ingress:' appears twice");
@@ -273,8 +276,9 @@ bool load_local_tunnel(const std::string& path, LocalTunnel* out, std::vector<Co
   std::string text, err;
   int rc = read_file(path, &text, kMaxBytes, &err);
   if (rc < 0) {
-    errors->push_back({path, 0, rc == -EINVAL || rc == -EFBIG ? "cannot read: " + err
-                                                              : std::string("cannot open: ") + std::strerror(-rc)});
+    errors->push_back(
+        {path, 0,
+         rc == -EINVAL || rc == -EFBIG ? "cannot read: " + err : std::string("cannot open: ") + std::strerror(-rc)});
     return false;
   }
   return parse_local_tunnel(text, path, out, errors);

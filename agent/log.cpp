@@ -1,10 +1,11 @@
 #include "log.hpp"
 
+#include <sys/time.h>
+
 #include <cstdarg>
 #include <cstdio>
 #include <cstdlib>
 #include <ctime>
-#include <sys/time.h>
 #include <vector>
 
 namespace tether {
@@ -51,8 +52,7 @@ void vlog(LogLevel level, const char* fmt, va_list ap) {
   gmtime_r(&tv.tv_sec, &tm);
   char stamp[32];
   strftime(stamp, sizeof stamp, "%Y-%m-%dT%H:%M:%S", &tm);
-  fprintf(stderr, "%s.%03ldZ %s %s\n", stamp, static_cast<long>(tv.tv_usec / 1000),
-          log_level_name(level), msg.c_str());
+  fprintf(stderr, "%s.%03ldZ %s %s\n", stamp, static_cast<long>(tv.tv_usec / 1000), log_level_name(level), msg.c_str());
 }
 
 }  // namespace

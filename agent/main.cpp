@@ -1,14 +1,14 @@
 // tetherd: flags, config, then the loop until shutdown.
+#include <curl/curl.h>
 #include <sys/prctl.h>
 #include <sys/resource.h>
 #include <sys/stat.h>
 #include <unistd.h>
-#include <curl/curl.h>
 #include <uv.h>
 
 #include <csignal>
-#include <cstdlib>
 #include <cstdio>
+#include <cstdlib>
 #include <string>
 #include <vector>
 
@@ -34,8 +34,8 @@ bool read_config(const Options& opt, Config* cfg) {
   std::vector<ConfigError> errors;
   if (load_config(opt.config, cfg, &errors)) return true;
   for (const auto& e : errors) fprintf(stderr, "%s\n", e.str().c_str());
-  fprintf(stderr, "tetherd: %zu error%s in %s; nothing was started\n", errors.size(),
-          errors.size() == 1 ? "" : "s", opt.config.c_str());
+  fprintf(stderr, "tetherd: %zu error%s in %s; nothing was started\n", errors.size(), errors.size() == 1 ? "" : "s",
+          opt.config.c_str());
   return false;
 }
 
@@ -107,9 +107,8 @@ int main(int argc, char** argv) {
     return 2;
   }
   if (opt.check_config) {
-    printf("%s: configuration is valid (%zu tunnel%s)\n",
-           cfg.path.empty() ? "built-in defaults" : cfg.path.c_str(), cfg.tunnels.size(),
-           cfg.tunnels.size() == 1 ? "" : "s");
+    printf("%s: configuration is valid (%zu tunnel%s)\n", cfg.path.empty() ? "built-in defaults" : cfg.path.c_str(),
+           cfg.tunnels.size(), cfg.tunnels.size() == 1 ? "" : "s");
     return 0;
   }
   log_set_level(cfg.agent.log_level);

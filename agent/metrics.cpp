@@ -81,16 +81,20 @@ std::vector<std::string> render_metrics(const MetricsSnapshot& m) {
              [](const TunnelInfo& t) { return static_cast<double>(t.restarts); });
   per_tunnel("tether_tunnel_url_changes_total", "counter", "New public URLs of a quick tunnel.",
              [](const TunnelInfo& t) { return static_cast<double>(t.url_changes); });
-  per_tunnel("tether_tunnel_quic_blocked", "gauge",
-             "1 when the tunnel runs --protocol http2 because QUIC dials kept timing out (protocol: http2 (quic blocked)).",
-             [](const TunnelInfo& t) { return t.quic_blocked ? 1.0 : 0.0; });
+  per_tunnel(
+      "tether_tunnel_quic_blocked", "gauge",
+      "1 when the tunnel runs --protocol http2 because QUIC dials kept timing out (protocol: http2 (quic blocked)).",
+      [](const TunnelInfo& t) { return t.quic_blocked ? 1.0 : 0.0; });
   w.family("tether_tunnel_protocol_info", "gauge", "The protocol the tunnel's cloudflared is told to use (always 1).");
   for (const auto& t : m.tunnels)
     w.sample("tether_tunnel_protocol_info",
-             {{"tunnel", t.id}, {"kind", t.kind == TunnelKind::quick ? "quick" : "named"}, {"protocol", t.protocol},
+             {{"tunnel", t.id},
+              {"kind", t.kind == TunnelKind::quick ? "quick" : "named"},
+              {"protocol", t.protocol},
               {"reason", t.quic_blocked ? "quic blocked" : "configured"}},
              1);
-  per_tunnel("tether_tunnel_spinning", "gauge", "1 while the tunnel's cloudflared is paused for printing errors too fast.",
+  per_tunnel("tether_tunnel_spinning", "gauge",
+             "1 while the tunnel's cloudflared is paused for printing errors too fast.",
              [](const TunnelInfo& t) { return t.spinning.rfind("paused", 0) == 0 ? 1.0 : 0.0; });
   per_tunnel("tether_tunnel_uptime_seconds", "gauge", "Seconds the current cloudflared has run (0 if none).",
              [](const TunnelInfo& t) { return static_cast<double>(t.uptime_s > 0 ? t.uptime_s : 0); });
@@ -101,11 +105,14 @@ std::vector<std::string> render_metrics(const MetricsSnapshot& m) {
   w.sample("tether_control_connections_total", {}, static_cast<double>(m.control_accepted));
 
   w.family("tether_notifications_sent_total", "counter", "Notifications delivered.");
-  for (const auto& c : m.notify) w.sample("tether_notifications_sent_total", {{"channel", c.name}}, static_cast<double>(c.sent));
+  for (const auto& c : m.notify)
+    w.sample("tether_notifications_sent_total", {{"channel", c.name}}, static_cast<double>(c.sent));
   w.family("tether_notifications_failed_total", "counter", "Notifications given up after retries.");
-  for (const auto& c : m.notify) w.sample("tether_notifications_failed_total", {{"channel", c.name}}, static_cast<double>(c.failed));
+  for (const auto& c : m.notify)
+    w.sample("tether_notifications_failed_total", {{"channel", c.name}}, static_cast<double>(c.failed));
   w.family("tether_notifications_dropped_total", "counter", "Notifications dropped from a full queue.");
-  for (const auto& c : m.notify) w.sample("tether_notifications_dropped_total", {{"channel", c.name}}, static_cast<double>(c.dropped));
+  for (const auto& c : m.notify)
+    w.sample("tether_notifications_dropped_total", {{"channel", c.name}}, static_cast<double>(c.dropped));
 
   w.family("tether_telegram_ignored_messages_total", "counter", "Telegram messages from chats or users not allowed.");
   w.sample("tether_telegram_ignored_messages_total", {}, static_cast<double>(m.telegram_ignored));

@@ -9,16 +9,25 @@ std::string parse_options(const std::vector<std::string>& args, Options* out) {
     std::string* field;
   };
   const ValueFlag value_flags[] = {
-      {"--config", "-c", &out->config},         {"--socket", nullptr, &out->socket},
+      {"--config", "-c", &out->config},          {"--socket", nullptr, &out->socket},
       {"--state-dir", nullptr, &out->state_dir}, {"--cloudflared", nullptr, &out->cloudflared},
       {"--log-level", nullptr, &out->log_level}, {"--pidfile", nullptr, &out->pidfile},
       {"--log-file", nullptr, &out->log_file},
   };
   for (size_t i = 0; i < args.size(); ++i) {
     const std::string& a = args[i];
-    if (a == "--check-config") { out->check_config = true; continue; }
-    if (a == "--version" || a == "-V") { out->version = true; continue; }
-    if (a == "--help" || a == "-h") { out->help = true; continue; }
+    if (a == "--check-config") {
+      out->check_config = true;
+      continue;
+    }
+    if (a == "--version" || a == "-V") {
+      out->version = true;
+      continue;
+    }
+    if (a == "--help" || a == "-h") {
+      out->help = true;
+      continue;
+    }
     bool matched = false;
     for (const auto& f : value_flags) {
       std::string name = f.long_name;

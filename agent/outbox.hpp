@@ -57,7 +57,7 @@ class Outbox {
   Backoff backoff_;  // the failed tries of the front notice
   uint64_t http_id_ = 0;
   Timer retry_;
-  Timer save_timer_;  // coalesces the writes of one loop turn
+  Timer save_timer_;   // coalesces the writes of one loop turn
   Lifetime lifetime_;  // for the callback handed to Http
   uint64_t sent_ = 0, failed_ = 0, dropped_ = 0;
 };

@@ -17,7 +17,7 @@ constexpr size_t kOutboxCapacity = 100;
 constexpr int64_t kNoticeLifetimeS = 24 * 3600;
 
 struct Notice {
-  std::string id;     // 128 random bits in hex: the receiver's idempotency key
+  std::string id;       // 128 random bits in hex: the receiver's idempotency key
   int64_t created = 0;  // Unix time, seconds: notices outlive the agent
   nlohmann::json payload;
 };

@@ -14,9 +14,7 @@ std::string lower(std::string_view s) {
   return out;
 }
 
-bool starts_with(std::string_view s, std::string_view prefix) {
-  return s.substr(0, prefix.size()) == prefix;
-}
+bool starts_with(std::string_view s, std::string_view prefix) { return s.substr(0, prefix.size()) == prefix; }
 
 // Appends a data line so that it can never pose as a status line.
 void append_data_line(std::string* out, std::string_view line) {
@@ -126,9 +124,7 @@ std::string format_json(const Reply& reply) {
   return j.dump(-1, ' ', false, nlohmann::json::error_handler_t::replace) + "\n";
 }
 
-std::string format_reply(const Reply& reply, bool json) {
-  return json ? format_json(reply) : format_text(reply);
-}
+std::string format_reply(const Reply& reply, bool json) { return json ? format_json(reply) : format_text(reply); }
 
 std::string printable(std::string_view word, size_t max) {
   std::string out;

@@ -37,9 +37,9 @@ ParseResult parse_request(std::string_view line);
 
 struct Reply {
   bool ok = true;
-  std::string code;                // ERR only: usage, notfound, exists, ...
-  std::string message;             // text after "OK " / "ERR <code> "
-  std::vector<std::string> lines;  // data lines before the status line
+  std::string code;                                // ERR only: usage, notfound, exists, ...
+  std::string message;                             // text after "OK " / "ERR <code> "
+  std::vector<std::string> lines;                  // data lines before the status line
   nlohmann::json data = nlohmann::json::object();  // extra fields in json mode
   // What the connection does once the reply is sent: "quit" closes it,
   // "watch" turns it into an event stream.

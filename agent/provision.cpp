@@ -267,14 +267,10 @@ class Provisioner::ProvisionJob : public Job {
       if (!r.ok) return fail(r.error);
       DnsAction action = dns_action(r.result, host, tunnel_.id);
       switch (action.kind) {
-        case DnsAction::keep:
-          return find_dns(i + 1);
-        case DnsAction::update:
-          return update_dns(i, action.record_id);
-        case DnsAction::refuse:
-          return fail(action.error);
-        case DnsAction::create:
-          break;
+        case DnsAction::keep: return find_dns(i + 1);
+        case DnsAction::update: return update_dns(i, action.record_id);
+        case DnsAction::refuse: return fail(action.error);
+        case DnsAction::create: break;
       }
       if (dns_conflict_ == i) return fail(conflict_);
       create_dns(i);
@@ -318,9 +314,8 @@ class Provisioner::ProvisionJob : public Job {
     std::string err;
     int rc = env_file_check(env_file_, &err);
     if (rc == 0)
-      rc = env_file_update(env_file_, [this](EnvFile& f) {
-        return record_token(f, token_env_, token_, name_, tunnel_.id);
-      }, &err);
+      rc = env_file_update(
+          env_file_, [this](EnvFile& f) { return record_token(f, token_env_, token_, name_, tunnel_.id); }, &err);
     if (rc < 0) return fail("envfile", err);
     if (start_) p_.tunnels_.start(name_);
     const std::string& host = routes_.front().hostname;
@@ -335,7 +330,8 @@ class Provisioner::ProvisionJob : public Job {
     json routes = json::array();
     for (size_t i = 0; i < routes_.size(); ++i) {
       const Route& route = routes_[i];
-      routes.push_back({{"hostname", route.hostname}, {"url", "https://" + route.hostname}, {"service", route.service}});
+      routes.push_back(
+          {{"hostname", route.hostname}, {"url", "https://" + route.hostname}, {"service", route.service}});
       if (routes_.size() > 1)
         reply.lines.insert(reply.lines.begin() + static_cast<long>(i),
                            "route https://" + route.hostname + " -> " + route.service);
@@ -429,14 +425,16 @@ class Provisioner::DeprovisionJob : public Job {
     bool had_token = false;
     int rc = env_file_check(env_file_, &err);
     if (rc == 0)
-      rc = env_file_update(env_file_, [&](EnvFile& f) { return forget_token(f, token_env_, name_, &had_token); }, &err);
+      rc = env_file_update(
+          env_file_, [&](EnvFile& f) { return forget_token(f, token_env_, name_, &had_token); }, &err);
     if (rc < 0) return fail("envfile", err);
     std::string left = tunnel_.found && !tunnel_.ours
                            ? "tunnel " + tunnel_.id + " was not created or adopted by tether and is left in place"
                            : "";
     if (!found_something_ && !had_token)
-      return fail("notfound", "nothing to deprovision: no tunnel '" + name_ + "' of tether's in the account, no CNAME " +
-                                  routes_.front().hostname + " of tether's and no " + token_env_ + " in " + env_file_ +
+      return fail("notfound", "nothing to deprovision: no tunnel '" + name_ +
+                                  "' of tether's in the account, no CNAME " + routes_.front().hostname +
+                                  " of tether's and no " + token_env_ + " in " + env_file_ +
                                   (left.empty() ? "" : "; " + left));
     succeed(Reply::Ok("deprovisioned " + name_ + (left.empty() ? "" : "; " + left)));
   }
@@ -445,7 +443,11 @@ class Provisioner::DeprovisionJob : public Job {
 };
 
 Provisioner::Provisioner(uv_loop_t* loop, Http& http, const Config& cfg, Tunnels tunnels)
-    : loop_(loop), http_(http), cfg_(cfg), tunnels_(std::move(tunnels)), reaper_(loop),
+    : loop_(loop),
+      http_(http),
+      cfg_(cfg),
+      tunnels_(std::move(tunnels)),
+      reaper_(loop),
       limiter_(loop, CloudflareConfig{}.requests_per_s) {}
 
 Provisioner::~Provisioner() = default;

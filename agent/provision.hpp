@@ -17,9 +17,9 @@
 #include <string>
 #include <vector>
 
-#include "protocol.hpp"
 #include "config.hpp"
 #include "http.hpp"
+#include "protocol.hpp"
 #include "ratelimit.hpp"
 #include "uvpp.hpp"
 

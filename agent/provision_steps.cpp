@@ -51,8 +51,8 @@ json slim_rule(const json& rule) {
 }
 
 json dns_record(const std::string& host, const std::string& tunnel_id) {
-  return {{"type", "CNAME"}, {"name", host}, {"content", tunnel_target(tunnel_id)}, {"proxied", true}, {"ttl", 1},
-          {"comment", kMarker + tunnel_id}};
+  return {{"type", "CNAME"}, {"name", host}, {"content", tunnel_target(tunnel_id)},
+          {"proxied", true}, {"ttl", 1},     {"comment", kMarker + tunnel_id}};
 }
 
 }  // namespace
@@ -127,16 +127,22 @@ StepError tunnel_refusal(const TunnelFound& t, const std::string& name, bool ado
                        ") is locally managed, so its ingress cannot be set through the API; "
                        "delete it or provision another name"};
   if (!t.ours && !adopt && (t.status == "healthy" || t.status == "degraded"))
-    return {"exists", "tunnel " + name + " (" + t.id + ") already exists in the account, "
-                      "was not created by tether and has running connectors; tether would add "
-                      "another. Set adopt = true in [tunnel " + name + "] to take it over, or "
-                      "provision another name"};
+    return {"exists", "tunnel " + name + " (" + t.id +
+                          ") already exists in the account, "
+                          "was not created by tether and has running connectors; tether would add "
+                          "another. Set adopt = true in [tunnel " +
+                          name +
+                          "] to take it over, or "
+                          "provision another name"};
   return {};
 }
 
 CfRequest create_tunnel_request(const std::string& account, const std::string& name) {
-  return {"create tunnel", "POST", "/accounts/" + account + "/cfd_tunnel",
-          {{"name", name}, {"config_src", "cloudflare"}}, CfShape::object};
+  return {"create tunnel",
+          "POST",
+          "/accounts/" + account + "/cfd_tunnel",
+          {{"name", name}, {"config_src", "cloudflare"}},
+          CfShape::object};
 }
 
 bool create_tunnel_conflict(const CfReply& r) { return !r.ok && (r.http == 409 || r.has_code(1013)); }
@@ -166,8 +172,11 @@ CfRequest get_ingress_request(const std::string& account, const std::string& tun
 
 CfRequest put_ingress_request(const std::string& account, const std::string& tunnel_id,
                               const std::vector<Route>& routes) {
-  return {"set ingress", "PUT", tunnel_path(account, tunnel_id) + "/configurations",
-          {{"config", {{"ingress", wanted_ingress(routes)}}}}, CfShape::any};
+  return {"set ingress",
+          "PUT",
+          tunnel_path(account, tunnel_id) + "/configurations",
+          {{"config", {{"ingress", wanted_ingress(routes)}}}},
+          CfShape::any};
 }
 
 IngressAction ingress_action(const CfReply& r, const std::vector<Route>& routes, bool ours_or_adopt,
@@ -192,10 +201,15 @@ IngressAction ingress_action(const CfReply& r, const std::vector<Route>& routes,
     if (!routed) foreign += (foreign.empty() ? "" : ", ") + host;
   }
   if (!ours_or_adopt && !foreign.empty())
-    *err = {"exists", "tunnel " + name + " (" + tunnel_id + ") already exists in the account, "
-                      "was not created by tether and routes " + foreign + "; provisioning would "
-                      "replace those routes. Set adopt = true in [tunnel " + name + "] to take it "
-                      "over, or provision another name"};
+    *err = {"exists", "tunnel " + name + " (" + tunnel_id +
+                          ") already exists in the account, "
+                          "was not created by tether and routes " +
+                          foreign +
+                          "; provisioning would "
+                          "replace those routes. Set adopt = true in [tunnel " +
+                          name +
+                          "] to take it "
+                          "over, or provision another name"};
   return IngressAction::write;
 }
 
@@ -208,8 +222,8 @@ bool record_is_ours(const json& rec) {
 }
 
 CfRequest find_dns_request(const std::string& zone_id, const std::string& host) {
-  return {"find dns record " + host, "GET", "/zones/" + zone_id + "/dns_records?" + query_string({{"name.exact", host}}),
-          nullptr, CfShape::array};
+  return {"find dns record " + host, "GET",
+          "/zones/" + zone_id + "/dns_records?" + query_string({{"name.exact", host}}), nullptr, CfShape::array};
 }
 
 DnsAction dns_action(const json& result, const std::string& host, const std::string& tunnel_id) {
@@ -225,9 +239,11 @@ DnsAction dns_action(const json& result, const std::string& host, const std::str
     if (here || record_is_ours(rec)) return {DnsAction::update, json_string(rec, "id"), {}};
   }
   const json& other = records.front();
-  return {DnsAction::refuse, "",
+  return {DnsAction::refuse,
+          "",
           {"api", "find dns record: " + host + " already has a " + json_string(other, "type") + " record (" +
-                      json_string(other, "content") + ") that tether did not create; remove it or provision "
+                      json_string(other, "content") +
+                      ") that tether did not create; remove it or provision "
                       "another name"}};
 }
 
@@ -248,7 +264,8 @@ bool create_dns_conflict(const CfReply& r) {
 
 CfRequest find_tunnel_records_request(const std::string& zone_id, const std::string& tunnel_id) {
   return {"find dns records of the tunnel", "GET",
-          "/zones/" + zone_id + "/dns_records?" + query_string({{"content", tunnel_target(tunnel_id)}, {"per_page", "1000"}}),
+          "/zones/" + zone_id + "/dns_records?" +
+              query_string({{"content", tunnel_target(tunnel_id)}, {"per_page", "1000"}}),
           nullptr, CfShape::array};
 }
 
@@ -277,10 +294,13 @@ std::string certificate_warning(const std::string& host, const std::string& zone
   std::string below = h.substr(0, h.size() - apex.size() - 1);
   if (below.find('.') == std::string::npos) return "";
   std::string parent = host.substr(host.find('.') + 1);
-  return host + " is more than one level below the zone " + zone_apex + ": Cloudflare's universal certificate "
-         "covers only " + zone_apex + " and *." + zone_apex + ", so HTTPS to it fails until the zone has a "
-         "certificate for *." + parent + " (Advanced Certificate Manager), or use a zone of " + parent +
-         " or a one-level name";
+  return host + " is more than one level below the zone " + zone_apex +
+         ": Cloudflare's universal certificate "
+         "covers only " +
+         zone_apex + " and *." + zone_apex +
+         ", so HTTPS to it fails until the zone has a "
+         "certificate for *." +
+         parent + " (Advanced Certificate Manager), or use a zone of " + parent + " or a one-level name";
 }
 
 std::vector<RecordRef> records_to_delete(const json& result, const std::string& host, const std::string& tunnel_id,
@@ -298,7 +318,8 @@ std::vector<RecordRef> records_to_delete(const json& result, const std::string& 
 }
 
 CfRequest delete_dns_request(const std::string& zone_id, const std::string& record_id, const std::string& host) {
-  return {"delete dns record " + host, "DELETE", "/zones/" + zone_id + "/dns_records/" + record_id, nullptr, CfShape::any};
+  return {"delete dns record " + host, "DELETE", "/zones/" + zone_id + "/dns_records/" + record_id, nullptr,
+          CfShape::any};
 }
 
 bool gone(const CfReply& r) { return !r.ok && (r.http == 404 || r.has_code(81044)); }

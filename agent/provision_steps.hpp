@@ -54,8 +54,8 @@ CfRequest find_tunnel_request(const std::string& account, const std::string& nam
 struct TunnelFound {
   bool found = false;
   std::string id, status;
-  bool ours = false;              // the env file's owner line names it
-  bool locally_managed = false;   // its ingress cannot be set through the API
+  bool ours = false;             // the env file's owner line names it
+  bool locally_managed = false;  // its ingress cannot be set through the API
 };
 TunnelFound tunnel_in_reply(const nlohmann::json& result, const std::string& name, const std::string& owned_id);
 // Why provision may not use a found tunnel (locally managed; or someone
@@ -108,7 +108,7 @@ struct RecordRef {
 CfRequest find_tunnel_records_request(const std::string& zone_id, const std::string& tunnel_id);
 // The ids of tether's records for the tunnel whose names none of routes has.
 std::vector<RecordRef> stale_records(const nlohmann::json& result, const std::vector<Route>& routes,
-                                       const std::string& tunnel_id);
+                                     const std::string& tunnel_id);
 
 // Step 7: the token and the owner line into the env file. Returns whether
 // anything changed.
@@ -122,7 +122,7 @@ std::string certificate_warning(const std::string& host, const std::string& zone
 // Deprovision. Which of a host's records go: ours, or (for a tunnel of
 // ours) any CNAME that points to it.
 std::vector<RecordRef> records_to_delete(const nlohmann::json& result, const std::string& host,
-                                           const std::string& tunnel_id, bool tunnel_ours);
+                                         const std::string& tunnel_id, bool tunnel_ours);
 CfRequest delete_dns_request(const std::string& zone_id, const std::string& record_id, const std::string& host);
 // 404 and 81044 mean already gone.
 bool gone(const CfReply& r);

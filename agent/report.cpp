@@ -32,9 +32,13 @@ std::string format_uptime(int64_t s) {
   char buf[32];
   if (s < 0) return "-";
   if (s < 60) snprintf(buf, sizeof buf, "%llds", static_cast<long long>(s));
-  else if (s < 3600) snprintf(buf, sizeof buf, "%lldm%02llds", static_cast<long long>(s / 60), static_cast<long long>(s % 60));
-  else if (s < 86400) snprintf(buf, sizeof buf, "%lldh%02lldm", static_cast<long long>(s / 3600), static_cast<long long>(s % 3600 / 60));
-  else snprintf(buf, sizeof buf, "%lldd%02lldh", static_cast<long long>(s / 86400), static_cast<long long>(s % 86400 / 3600));
+  else if (s < 3600)
+    snprintf(buf, sizeof buf, "%lldm%02llds", static_cast<long long>(s / 60), static_cast<long long>(s % 60));
+  else if (s < 86400)
+    snprintf(buf, sizeof buf, "%lldh%02lldm", static_cast<long long>(s / 3600), static_cast<long long>(s % 3600 / 60));
+  else
+    snprintf(buf, sizeof buf, "%lldd%02lldh", static_cast<long long>(s / 86400),
+             static_cast<long long>(s % 86400 / 3600));
   return buf;
 }
 
@@ -64,7 +68,8 @@ std::string list_line(const TunnelInfo& t) {
 
 std::vector<std::string> list_more(const TunnelInfo& t) {
   std::vector<std::string> out;
-  for (size_t i = 1; i < t.hostnames.size(); ++i) out.push_back(std::string(kUrlColumn, ' ') + "https://" + t.hostnames[i]);
+  for (size_t i = 1; i < t.hostnames.size(); ++i)
+    out.push_back(std::string(kUrlColumn, ' ') + "https://" + t.hostnames[i]);
   if (!t.config_file.empty())
     out.push_back(std::string(kUrlColumn, ' ') + "tunnel " + or_dash(t.local_tunnel) + " from " + t.config_file);
   return out;
@@ -83,12 +88,12 @@ std::vector<std::string> status_lines(const TunnelInfo& t) {
     out.push_back("tunnel: " + or_dash(t.local_tunnel));
   }
   out.insert(out.end(), {
-      "pid: " + (t.pid ? std::to_string(t.pid) : std::string("-")),
-      "uptime: " + format_uptime(t.uptime_s),
-      "restarts: " + std::to_string(t.restarts),
-      "connections: " + std::to_string(t.connections),
-      "origin: " + t.origin,
-  });
+                            "pid: " + (t.pid ? std::to_string(t.pid) : std::string("-")),
+                            "uptime: " + format_uptime(t.uptime_s),
+                            "restarts: " + std::to_string(t.restarts),
+                            "connections: " + std::to_string(t.connections),
+                            "origin: " + t.origin,
+                        });
   if (t.metrics_port) out.push_back("metrics: 127.0.0.1:" + std::to_string(t.metrics_port));
   if (!t.protocol.empty()) out.push_back("protocol: " + t.protocol + (t.quic_blocked ? " (quic blocked)" : ""));
   if (!t.network.empty()) out.push_back("network: " + t.network);

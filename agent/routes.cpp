@@ -148,8 +148,8 @@ void RouteState::link(bool add, const void* msg, size_t len) {
   l.loopback = ifi.ifi_flags & IFF_LOOPBACK;
   for_each_attr(static_cast<const unsigned char*>(msg) + NLMSG_ALIGN(sizeof ifi), len - NLMSG_ALIGN(sizeof ifi),
                 [&](int type, const unsigned char* data, size_t n) {
-                  if (type == IFLA_IFNAME) l.name.assign(reinterpret_cast<const char*>(data), strnlen(
-                                                             reinterpret_cast<const char*>(data), n));
+                  if (type == IFLA_IFNAME)
+                    l.name.assign(reinterpret_cast<const char*>(data), strnlen(reinterpret_cast<const char*>(data), n));
                 });
 }
 

@@ -87,8 +87,7 @@ LineInfo scan_line(std::string_view line) {
     // Printed, with exit 255, for a TUNNEL_TOKEN that does not decode
     // (docs/cloudflared.md §3); no record line comes before it.
     if (line == "Provided Tunnel token is not valid.") info.kind = LineInfo::Kind::unauthorized;
-    info.hint = starts_with(line, "See 'cloudflared ") && line.size() > 8 &&
-                line.substr(line.size() - 8) == "--help'.";
+    info.hint = starts_with(line, "See 'cloudflared ") && line.size() > 8 && line.substr(line.size() - 8) == "--help'.";
     return info;
   }
   info.record = true;

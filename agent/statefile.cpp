@@ -56,8 +56,8 @@ bool state_from_json(const std::string& text, std::vector<StateRecord>* out, std
       if (kind != "quick" && kind != "named") throw std::runtime_error("kind '" + kind + "'");
       r.spec.kind = kind == "quick" ? TunnelKind::quick : TunnelKind::named;
       r.spec.port = t.value("port", 0);
-      if (r.spec.kind == TunnelKind::quick && (r.spec.port < 1 || r.spec.port > 65535 ||
-                                               r.spec.id != std::to_string(r.spec.port)))
+      if (r.spec.kind == TunnelKind::quick &&
+          (r.spec.port < 1 || r.spec.port > 65535 || r.spec.id != std::to_string(r.spec.port)))
         throw std::runtime_error("quick tunnel '" + r.spec.id + "' without a valid port");
       if (r.spec.kind == TunnelKind::named && !valid_tunnel_name(r.spec.id))
         throw std::runtime_error("named tunnel id '" + r.spec.id + "'");

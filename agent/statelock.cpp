@@ -37,8 +37,7 @@ bool StateLock::acquire(const std::string& state_dir, std::string* err) {
       *err = "state directory " + state_dir + " is in use by another tetherd" +
              (holder > 0 ? " (pid " + std::to_string(holder) + ")" : "") +
              "; stop it, or give this agent its own --state-dir";
-    else
-      *err = "cannot lock " + path + ": " + std::strerror(e);
+    else *err = "cannot lock " + path + ": " + std::strerror(e);
     return false;
   }
   std::string pid = std::to_string(getpid()) + "\n";

@@ -5,11 +5,11 @@
 
 #include "backoff.hpp"
 #include "child.hpp"
-#include "lifecycle.hpp"
 #include "events.hpp"
-#include "log.hpp"
+#include "lifecycle.hpp"
 #include "linkpolicy.hpp"
 #include "localtunnel.hpp"
+#include "log.hpp"
 #include "logring.hpp"
 #include "scanner.hpp"
 #include "uvpp.hpp"
@@ -80,39 +80,39 @@ struct Supervisor::Tunnel {
   TunnelSpec spec;
   State state = State::created;  // lifecycle.hpp chooses every next one
   std::unique_ptr<Child> child;
-  std::string url;               // quick: the current child's URL
-  std::vector<int> conns;        // registered connIndex values
-  int conn_index = 0;            // of the last registration or unregistration
-  uint64_t started_ms = 0;       // uv_now() at spawn
-  int pid = 0;                   // of the last child, dead or alive, for the state file
-  uint64_t start_ticks = 0;      // its /proc start time
+  std::string url;           // quick: the current child's URL
+  std::vector<int> conns;    // registered connIndex values
+  int conn_index = 0;        // of the last registration or unregistration
+  uint64_t started_ms = 0;   // uv_now() at spawn
+  int pid = 0;               // of the last child, dead or alive, for the state file
+  uint64_t start_ticks = 0;  // its /proc start time
   int restarts = 0;
-  int attempt = 0;               // backoff attempt since the last stable run
+  int attempt = 0;  // backoff attempt since the last stable run
   uint64_t url_changes = 0;
   int metrics_port = 0;
   RestartWindow window;
   std::vector<std::string> first_lines;  // of the current child, to explain an early exit
   std::string last_error, last_exit;
   std::string credentials_error;  // the edge's Unauthorized message, until a registration
-  bool token_rejected = false;  // cloudflared could not decode the token: no retry helps
-  std::string ended;             // how the last child ended ("exit status 1")
+  bool token_rejected = false;    // cloudflared could not decode the token: no retry helps
+  std::string ended;              // how the last child ended ("exit status 1")
   int64_t exit_status = 0;
   int exit_signal = 0;
   LogRing logs;
   Timer backoff_timer, health_timer, stable_timer, kill_timer;
-  std::vector<Waiter> url_waiters;   // start/restart replies
+  std::vector<Waiter> url_waiters;  // start/restart replies
   std::vector<ReplyFn> stop_waiters;
-  std::string restart_reason;    // for the `restarted` event of the next spawn
+  std::string restart_reason;  // for the `restarted` event of the next spawn
 
   // Network-aware healing (linkpolicy.hpp decides, this carries it out).
-  Timer grace_timer;              // back online: registered in time?
-  Timer spin_timer;               // spinning: when to resume
-  bool paused = false;            // the group is SIGSTOPped (offline or spinning)
-  bool spawned_once = false;      // the first spawn says "starting", later ones "restarted"
-  bool awaiting = false;          // back online, no registration yet
-  bool http2 = false;             // the current child runs --protocol http2: QUIC blocked
-  bool clock_error = false;       // certificates looked expired or not yet valid
-  std::string spinning;           // status text while paused for spinning
+  Timer grace_timer;          // back online: registered in time?
+  Timer spin_timer;           // spinning: when to resume
+  bool paused = false;        // the group is SIGSTOPped (offline or spinning)
+  bool spawned_once = false;  // the first spawn says "starting", later ones "restarted"
+  bool awaiting = false;      // back online, no registration yet
+  bool http2 = false;         // the current child runs --protocol http2: QUIC blocked
+  bool clock_error = false;   // certificates looked expired or not yet valid
+  std::string spinning;       // status text while paused for spinning
   SpinDetector spin;
   QuicBlockDetector quic;
 };
@@ -209,8 +209,7 @@ std::vector<std::string> Supervisor::command_line(const Tunnel& t, const std::st
   if (!t.spec.config_file.empty()) argv.insert(argv.end(), {"--config", t.spec.config_file});
   if (t.spec.kind == TunnelKind::quick)
     argv.insert(argv.end(), {"--url", "http://localhost:" + std::to_string(t.spec.port)});
-  else
-    argv.push_back("run");
+  else argv.push_back("run");
   return argv;
 }
 
@@ -223,7 +222,8 @@ void Supervisor::spawn(Tunnel& t, const std::string& reason) {
   t.paused = false;
   t.awaiting = false;
   t.spinning.clear();
-  t.spin.configure(static_cast<unsigned>(cfg_.network.spin_lines_per_s), static_cast<unsigned>(cfg_.network.spin_after_s));
+  t.spin.configure(static_cast<unsigned>(cfg_.network.spin_lines_per_s),
+                   static_cast<unsigned>(cfg_.network.spin_after_s));
   t.spin.reset();
   t.quic.configure(static_cast<unsigned>(cfg_.network.quic_fallback_after));
   t.quic.reset();
@@ -276,8 +276,8 @@ void Supervisor::spawn(Tunnel& t, const std::string& reason) {
     events_.publish(id, EventKind::starting, "pid " + std::to_string(pid), {{"pid", pid}});
   } else {
     ++t.restarts;
-    events_.publish(id, EventKind::restarted, "restart " + std::to_string(t.restarts) + ", pid " + std::to_string(pid) +
-                                         " (" + reason + ")",
+    events_.publish(id, EventKind::restarted,
+                    "restart " + std::to_string(t.restarts) + ", pid " + std::to_string(pid) + " (" + reason + ")",
                     {{"pid", pid}, {"restarts", t.restarts}, {"reason", reason}});
   }
   log_info("tunnel %s: cloudflared pid %d%s", id.c_str(), pid,
@@ -334,8 +334,8 @@ void Supervisor::apply(Tunnel& t, lifecycle::Event e, const Step& step, const st
   if (step.has(kReportCrash)) {
     // Exit 0 too: cloudflared exits 0 on a misplaced flag, with its usage
     // text as the only explanation.
-    std::string reason = t.exit_status == 0 && !t.exit_signal && !t.first_lines.empty() ? t.first_lines.front()
-                                                                                        : t.last_error;
+    std::string reason =
+        t.exit_status == 0 && !t.exit_signal && !t.first_lines.empty() ? t.first_lines.front() : t.last_error;
     t.last_exit = t.ended + (reason.empty() ? "" : ": " + reason);
     log_warn("tunnel %s: cloudflared %s", id.c_str(), t.last_exit.c_str());
     nlohmann::json fields = {{"reason", reason}};
@@ -369,7 +369,8 @@ void Supervisor::apply(Tunnel& t, lifecycle::Event e, const Step& step, const st
   if (step.has(kSpawn)) spawn(t, why);
   if (step.has(kAwaitReconnect)) await_reconnect(t);
   if (step.has(kNotifyConnected))
-    events_.publish(id, EventKind::connected, "connIndex " + std::to_string(t.conn_index), {{"conn_index", t.conn_index}});
+    events_.publish(id, EventKind::connected, "connIndex " + std::to_string(t.conn_index),
+                    {{"conn_index", t.conn_index}});
   if (step.has(kNotifyDisconnected))
     events_.publish(id, EventKind::disconnected, "no registered connection", {{"conn_index", t.conn_index}});
   if (step.has(kAnswerUrl)) {
@@ -455,7 +456,8 @@ void Supervisor::announce_offline(Tunnel& t, lifecycle::Event e, const Step& ste
     t.spin_timer.stop();
     t.awaiting = false;
     t.spinning.clear();
-    if (step.has(lifecycle::kPause) && t.child) detail += "; cloudflared pid " + std::to_string(t.child->pid()) + " paused";
+    if (step.has(lifecycle::kPause) && t.child)
+      detail += "; cloudflared pid " + std::to_string(t.child->pid()) + " paused";
     if (step.has(lifecycle::kTerminate)) detail += "; cloudflared stopped";
   }
   events_.publish(t.spec.id, EventKind::offline, detail, {{"reason", offline_why_}, {"action", action}});
@@ -472,8 +474,8 @@ void Supervisor::await_reconnect(Tunnel& t) {
     if (it == tunnels_.end() || !it->second->awaiting) return;
     it->second->awaiting = false;
     if (!it->second->conns.empty()) return;  // its connection lived through the outage
-    restart_now(*it->second, "not registered " + std::to_string(cfg_.network.reconnect_grace_s) +
-                                  "s after the network came back");
+    restart_now(*it->second,
+                "not registered " + std::to_string(cfg_.network.reconnect_grace_s) + "s after the network came back");
   });
 }
 
@@ -525,15 +527,16 @@ void Supervisor::on_line(Tunnel& t, std::string_view raw) {
       if (!t.credentials_error.empty()) break;
       t.credentials_error = cut(std::string(info.message));
       log_warn("tunnel %s: the edge refuses its credentials: %s", id.c_str(), t.credentials_error.c_str());
-      events_.publish(id, EventKind::credentials, "bad credentials: " + t.credentials_error, {{"error", t.credentials_error}});
+      events_.publish(id, EventKind::credentials, "bad credentials: " + t.credentials_error,
+                      {{"error", t.credentials_error}});
       break;
     case LineInfo::Kind::shutdown:
-      if (!ending()) log_warn("tunnel %s: cloudflared is shutting down on its own (signal from elsewhere?)", id.c_str());
+      if (!ending())
+        log_warn("tunnel %s: cloudflared is shutting down on its own (signal from elsewhere?)", id.c_str());
       break;
     case LineInfo::Kind::dial_failed:
     case LineInfo::Kind::conn_failed:
-    case LineInfo::Kind::none:
-      break;
+    case LineInfo::Kind::none: break;
   }
   // Back online, a named tunnel whose child reports its last connection
   // gone will sit in cloudflared's random re-dial delay: a new process
@@ -577,7 +580,8 @@ void Supervisor::set_online(bool online, const std::string& why) {
   std::vector<std::string> all = ids();
   for (const auto& id : all) {
     auto it = tunnels_.find(id);
-    if (it != tunnels_.end()) handle(*it->second, online ? lifecycle::Event::network_back : lifecycle::Event::network_lost, "network back");
+    if (it != tunnels_.end())
+      handle(*it->second, online ? lifecycle::Event::network_back : lifecycle::Event::network_lost, "network back");
   }
   changed();
 }
@@ -628,16 +632,18 @@ void Supervisor::spin_pause(Tunnel& t, bool first) {
 // dropped. Every tunnel on `auto` that is not connected moves to HTTP/2 now.
 void Supervisor::quic_blocked(Tunnel& t) {
   quic_fallback_.declare(uv_now(loop_));
-  log_warn("tunnel %s: %u QUIC dials timed out while online: UDP to the edge looks blocked; using HTTP/2 for %ds "
-           "or until the network changes",
-           t.spec.id.c_str(), t.quic.count(), cfg_.network.quic_retry_s);
+  log_warn(
+      "tunnel %s: %u QUIC dials timed out while online: UDP to the edge looks blocked; using HTTP/2 for %ds "
+      "or until the network changes",
+      t.spec.id.c_str(), t.quic.count(), cfg_.network.quic_retry_s);
   std::vector<std::string> all = ids();
   for (const auto& id : all) {
     auto it = tunnels_.find(id);
     if (it == tunnels_.end()) continue;
     Tunnel& o = *it->second;
     if (!lifecycle::waiting_for_edge(o.state, !o.conns.empty()) || o.http2) continue;
-    events_.publish(id, EventKind::protocol, "http2 (quic blocked)", {{"protocol", "http2"}, {"reason", "quic blocked"}});
+    events_.publish(id, EventKind::protocol, "http2 (quic blocked)",
+                    {{"protocol", "http2"}, {"reason", "quic blocked"}});
     restart_now(o, "QUIC blocked, switching to HTTP/2");
   }
 }

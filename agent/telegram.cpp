@@ -29,8 +29,16 @@ std::string tunnel_id_of(const std::string& arg) {
 
 TelegramChannel::TelegramChannel(uv_loop_t* loop, Http& http, Dispatcher& commands, EventBus& events,
                                  Supervisor& supervisor, const TelegramConfig& cfg, std::string state_dir)
-    : loop_(loop), http_(http), commands_(commands), events_(events), supervisor_(supervisor), cfg_(cfg),
-      state_dir_(std::move(state_dir)), save_timer_(loop), backoff_(kRetryInitialMs, kRetryMaxMs), retry_(loop) {}
+    : loop_(loop),
+      http_(http),
+      commands_(commands),
+      events_(events),
+      supervisor_(supervisor),
+      cfg_(cfg),
+      state_dir_(std::move(state_dir)),
+      save_timer_(loop),
+      backoff_(kRetryInitialMs, kRetryMaxMs),
+      retry_(loop) {}
 
 TelegramChannel::~TelegramChannel() {
   if (save_timer_.active()) save_offset_now();

@@ -17,8 +17,8 @@
 #include <string>
 
 #include "backoff.hpp"
-#include "dispatcher.hpp"
 #include "config.hpp"
+#include "dispatcher.hpp"
 #include "events.hpp"
 #include "http.hpp"
 #include "supervisor.hpp"

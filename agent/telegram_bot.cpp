@@ -15,7 +15,8 @@ constexpr long kTimeoutMs = 15000;
 TelegramBot::TelegramBot(uv_loop_t* loop, Http& http, const std::string& api_base, const std::string& token,
                          const std::string& name, const std::string& state_dir, const std::string& outbox_file)
     : base_(bot_base(api_base, token)),
-      outbox_(loop, http, name, [this](const Notice& n) { return request(n); }, state_dir, outbox_file) {}
+      outbox_(
+          loop, http, name, [this](const Notice& n) { return request(n); }, state_dir, outbox_file) {}
 
 std::string TelegramBot::bot_base(const std::string& api_base, const std::string& token) {
   secret_add(token);
@@ -36,11 +37,10 @@ HttpRequest TelegramBot::request(const Notice& n) const {
 
 std::string TelegramBot::url(const std::string& method) const { return base_ + method; }
 
-void TelegramBot::send(const nlohmann::json& chat, int64_t thread, const std::string& header,
-                       const std::string& body) {
+void TelegramBot::send(const nlohmann::json& chat, int64_t thread, const std::string& header, const std::string& body) {
   for (const auto& text : split_message(header, body)) {
-    nlohmann::json msg = {{"chat_id", chat}, {"text", text}, {"parse_mode", "HTML"},
-                          {"link_preview_options", {{"is_disabled", true}}}};
+    nlohmann::json msg = {
+        {"chat_id", chat}, {"text", text}, {"parse_mode", "HTML"}, {"link_preview_options", {{"is_disabled", true}}}};
     if (thread) msg["message_thread_id"] = thread;
     outbox_.push(std::move(msg));
   }

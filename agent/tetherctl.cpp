@@ -42,8 +42,8 @@ bool is_status(const std::string& line) {
 }
 
 int fail(const std::string& socket, const char* what, int err) {
-  fprintf(stderr, "tetherctl: %s %s: %s (is tetherd running? use -s or TETHER_SOCKET)\n", what,
-          socket.c_str(), std::strerror(err));
+  fprintf(stderr, "tetherctl: %s %s: %s (is tetherd running? use -s or TETHER_SOCKET)\n", what, socket.c_str(),
+          std::strerror(err));
   return kUnreachable;
 }
 

@@ -74,18 +74,17 @@ bool parse_tunnel_command(std::string_view text, std::string_view bot_username, 
 }
 
 ChatText chat_help() {
-  return {"<b>/tunnel commands</b>",
-          html_escape("/tunnel start <port> - a quick tunnel; its URL follows\n"
-                      "/tunnel start <name> - a named tunnel\n"
-                      "/tunnel stop <port|name>\n"
-                      "/tunnel restart <port|name>\n"
-                      "/tunnel list - tunnels with URL, state and uptime\n"
-                      "/tunnel status <port|name>\n"
-                      "/tunnel logs <port|name> [n]\n"
-                      "/tunnel killall - stop every tunnel\n"
-                      "/tunnel provision <name> [service=<url>] [start]\n"
-                      "/tunnel deprovision <name>\n"
-                      "/tunnel help")};
+  return {"<b>/tunnel commands</b>", html_escape("/tunnel start <port> - a quick tunnel; its URL follows\n"
+                                                 "/tunnel start <name> - a named tunnel\n"
+                                                 "/tunnel stop <port|name>\n"
+                                                 "/tunnel restart <port|name>\n"
+                                                 "/tunnel list - tunnels with URL, state and uptime\n"
+                                                 "/tunnel status <port|name>\n"
+                                                 "/tunnel logs <port|name> [n]\n"
+                                                 "/tunnel killall - stop every tunnel\n"
+                                                 "/tunnel provision <name> [service=<url>] [start]\n"
+                                                 "/tunnel deprovision <name>\n"
+                                                 "/tunnel help")};
 }
 
 ChatText chat_reply(const Request& req, const Reply& r) {

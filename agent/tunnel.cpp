@@ -21,8 +21,6 @@ bool TunnelSpec::operator==(const TunnelSpec& o) const {
          local_tunnel == o.local_tunnel && go == o.go;
 }
 
-Reply no_such_tunnel(const std::string& id) {
-  return Reply::Err("notfound", "no tunnel '" + id + "' (see 'list')");
-}
+Reply no_such_tunnel(const std::string& id) { return Reply::Err("notfound", "no tunnel '" + id + "' (see 'list')"); }
 
 }  // namespace tether

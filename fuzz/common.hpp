@@ -64,10 +64,8 @@ inline std::vector<SplitLine> model_split(std::string_view data, size_t max) {
   std::vector<SplitLine> out;
   auto add = [&](std::string_view body) {
     if (!body.empty() && body.back() == '\r') body.remove_suffix(1);
-    if (body.size() > max)
-      out.push_back({std::string(body.substr(0, max)), true});
-    else
-      out.push_back({std::string(body), false});
+    if (body.size() > max) out.push_back({std::string(body.substr(0, max)), true});
+    else out.push_back({std::string(body), false});
   };
   size_t pos = 0;
   while (pos < data.size()) {
@@ -88,17 +86,18 @@ class Chunker {
  public:
   explicit Chunker(std::string_view data) {
     state_ = 0x9e3779b97f4a7c15ull ^ data.size();
-    for (size_t i = 0; i < data.size() && i < 64; ++i) state_ = (state_ ^ static_cast<unsigned char>(data[i])) * 0x100000001b3ull;
+    for (size_t i = 0; i < data.size() && i < 64; ++i)
+      state_ = (state_ ^ static_cast<unsigned char>(data[i])) * 0x100000001b3ull;
   }
   size_t next() {
     state_ ^= state_ << 13;
     state_ ^= state_ >> 7;
     state_ ^= state_ << 17;
     switch (state_ % 4) {
-      case 0: return 1 + (state_ >> 8) % 3;      // tiny reads
+      case 0: return 1 + (state_ >> 8) % 3;  // tiny reads
       case 1: return 1 + (state_ >> 8) % 64;
-      case 2: return 1 + (state_ >> 8) % 5000;   // around the 4096 limit
-      default: return 65536;                     // a full pipe buffer
+      case 2: return 1 + (state_ >> 8) % 5000;  // around the 4096 limit
+      default: return 65536;                    // a full pipe buffer
     }
   }
 
@@ -155,7 +154,7 @@ inline bool starts_with(std::string_view s, std::string_view p) { return s.subst
 
 }  // namespace fuzz
 
-#define FUZZ_CHECK(cond, what)                                                  \
-  do {                                                                          \
-    if (!(cond)) ::fuzz::fail(__FILE__, __LINE__, #cond, std::string(what));    \
+#define FUZZ_CHECK(cond, what)                                               \
+  do {                                                                       \
+    if (!(cond)) ::fuzz::fail(__FILE__, __LINE__, #cond, std::string(what)); \
   } while (0)

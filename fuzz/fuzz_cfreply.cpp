@@ -42,8 +42,7 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
   }
   CfReply again = parse_cf_reply(status, body, shape);
   FUZZ_CHECK(again.ok == r.ok && again.readable == r.readable && again.codes == r.codes &&
-                 again.error.code == r.error.code && again.error.message == r.error.message &&
-                 again.result == r.result,
+                 again.error.code == r.error.code && again.error.message == r.error.message && again.result == r.result,
              show(body));
   return 0;
 }

@@ -58,7 +58,8 @@ std::string summary(const Config& c) {
     add("watchdog", std::to_string(v));
   const auto& net = c.network;
   add("network", net.require + " " + net.offline_action);
-  for (int v : {net.reconnect_grace_s, net.spin_lines_per_s, net.spin_after_s, net.quic_fallback_after, net.quic_retry_s})
+  for (int v :
+       {net.reconnect_grace_s, net.spin_lines_per_s, net.spin_after_s, net.quic_fallback_after, net.quic_retry_s})
     add("network", std::to_string(v));
   const auto& cf = c.cloudflare;
   for (const auto* v : {&cf.api_base, &cf.api_token_env, &cf.api_token_file, &cf.account_id, &cf.zone, &cf.env_file})
@@ -68,8 +69,8 @@ std::string summary(const Config& c) {
   for (const auto* v : {&n.webhook, &n.telegram_bot_token_env, &n.telegram_chat_id, &n.telegram_api_base})
     add("notify", *v);
   const auto& tg = c.telegram;
-  add("telegram", std::to_string(tg.enabled) + " " + tg.bot_token_env + " " + tg.bot_token_file + " " +
-                      tg.api_base + " " + std::to_string(tg.poll_timeout_s));
+  add("telegram", std::to_string(tg.enabled) + " " + tg.bot_token_env + " " + tg.bot_token_file + " " + tg.api_base +
+                      " " + std::to_string(tg.poll_timeout_s));
   for (int64_t id : tg.allowed_chat_ids) add("chat", std::to_string(id));
   for (int64_t id : tg.allowed_user_ids) add("user", std::to_string(id));
   add("go", cf_go(c.cloudflared.go));
@@ -124,7 +125,8 @@ Result parse(std::string_view text) {
     for (const auto& r : t.routes) {
       FUZZ_CHECK(t.local || service_problem(r.service).empty(), show(r.service));
       FUZZ_CHECK(t.local || hostname_problem(r.hostname).empty(), show(r.hostname));
-      FUZZ_CHECK(r.line >= 1 && static_cast<size_t>(r.line) <= lines, r.hostname + " at line " + std::to_string(r.line));
+      FUZZ_CHECK(r.line >= 1 && static_cast<size_t>(r.line) <= lines,
+                 r.hostname + " at line " + std::to_string(r.line));
     }
     // Keys of the other type are errors ("'port' only applies to type = quick").
     if (t.kind == TunnelKind::quick) {

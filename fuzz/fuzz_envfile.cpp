@@ -166,8 +166,8 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
   FUZZ_CHECK(env.keys() == keys, "keys() differ from the model for " + show(text));
   for (const auto& k : keys) {
     FUZZ_CHECK(env_key_valid(k), show(k));
-    FUZZ_CHECK(env.get(k) == values[k], "get(" + show(k) + ") = " + show(env.get(k).value_or("<none>")) +
-                                            ", model " + show(values[k]) + ", in " + show(text));
+    FUZZ_CHECK(env.get(k) == values[k], "get(" + show(k) + ") = " + show(env.get(k).value_or("<none>")) + ", model " +
+                                            show(values[k]) + ", in " + show(text));
   }
 
   // Keys to edit: those of the file (a few), one it lacks, and raw bytes of

@@ -7,9 +7,8 @@
 // verb; a text reply is data lines plus one status line, no data line looks
 // like a status line, no control byte but the final '\n' of each line; a
 // JSON reply is one line that parses back with "ok" as its first key.
-#include <nlohmann/json.hpp>
-
 #include <cstdint>
+#include <nlohmann/json.hpp>
 #include <string>
 #include <string_view>
 #include <vector>
@@ -71,8 +70,7 @@ void check_parse(std::string_view line, const ParseResult& r) {
   FUZZ_CHECK(!r.request.verb.empty(), "ok with an empty verb, line " + show(line));
   size_t first = json ? 1 : 0;
   FUZZ_CHECK(r.request.json == json, "line " + show(line));
-  FUZZ_CHECK(r.request.verb == ascii_lower(words[first]),
-             "verb " + show(r.request.verb) + ", line " + show(line));
+  FUZZ_CHECK(r.request.verb == ascii_lower(words[first]), "verb " + show(r.request.verb) + ", line " + show(line));
   std::vector<std::string> args(words.begin() + static_cast<long>(first) + 1, words.end());
   FUZZ_CHECK(r.request.args == args, "line " + show(line));
 }
@@ -158,14 +156,13 @@ void check_text(const Reply& reply) {
     rest.remove_prefix(nl + 1);
   }
   // One line per data line, then exactly one status line.
-  FUZZ_CHECK(lines.size() == reply.lines.size() + 1,
-             std::to_string(lines.size()) + " lines for " + std::to_string(reply.lines.size()) + " data lines: " +
-                 show(text));
+  FUZZ_CHECK(
+      lines.size() == reply.lines.size() + 1,
+      std::to_string(lines.size()) + " lines for " + std::to_string(reply.lines.size()) + " data lines: " + show(text));
   for (size_t i = 0; i < lines.size(); ++i) {
     FUZZ_CHECK(!fuzz::has_control(lines[i]), "line " + std::to_string(i) + ": " + show(lines[i]));
     bool status = starts_with(lines[i], "OK") || starts_with(lines[i], "ERR");
-    if (i + 1 < lines.size())
-      FUZZ_CHECK(!status, "data line poses as status: " + show(lines[i]));
+    if (i + 1 < lines.size()) FUZZ_CHECK(!status, "data line poses as status: " + show(lines[i]));
   }
   std::string_view last = lines.back();
   FUZZ_CHECK(starts_with(last, reply.ok ? "OK" : "ERR "), show(last));
@@ -217,8 +214,8 @@ void one_line(const fuzz::SplitLine& l) {
   FUZZ_CHECK(line.find('\n') == std::string::npos, show(line));
   if (l.truncated) {
     FUZZ_CHECK(line.size() == kMaxRequest, std::to_string(line.size()));
-    check_reply(Reply::Err("toolong", "request line longer than " + std::to_string(kMaxRequest) +
-                                          " bytes; closing the connection"));
+    check_reply(Reply::Err(
+        "toolong", "request line longer than " + std::to_string(kMaxRequest) + " bytes; closing the connection"));
   }
 
   ParseResult r = parse_request(line);

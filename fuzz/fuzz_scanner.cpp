@@ -138,7 +138,8 @@ void check_line(std::string_view line) {
   if (record && level == 'I') {
     if (starts_with(msg, "Registered tunnel connection")) {
       kind = Kind::registered;
-    } else if (starts_with(msg, "Unregistered tunnel connection") || starts_with(msg, "Lost connection with the edge")) {
+    } else if (starts_with(msg, "Unregistered tunnel connection") ||
+               starts_with(msg, "Lost connection with the edge")) {
       kind = Kind::unregistered;
     } else if (starts_with(msg, "Initiating graceful shutdown")) {
       kind = Kind::shutdown;
@@ -147,9 +148,9 @@ void check_line(std::string_view line) {
     }
     if (kind == Kind::registered || kind == Kind::unregistered) conn = model_conn_index(msg);
   } else if (record && (level == 'E' || level == 'W')) {
-    if (msg.find("Unauthorized") != std::string_view::npos)
-      kind = Kind::unauthorized;
-    else if (starts_with(msg, "Failed to create new quic connection") || starts_with(msg, "Failed to dial a quic connection") ||
+    if (msg.find("Unauthorized") != std::string_view::npos) kind = Kind::unauthorized;
+    else if (starts_with(msg, "Failed to create new quic connection") ||
+             starts_with(msg, "Failed to dial a quic connection") ||
              starts_with(msg, "Unable to establish connection with Cloudflare edge"))
       kind = Kind::dial_failed;
     else if (starts_with(msg, "Failed to serve quic connection") || starts_with(msg, "Serve tunnel error") ||

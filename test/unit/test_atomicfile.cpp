@@ -21,8 +21,7 @@ namespace {
 
 std::vector<std::string> entries(const std::string& dir) {
   std::vector<std::string> names;
-  for (const auto& e : std::filesystem::directory_iterator(dir))
-    names.push_back(e.path().filename().string());
+  for (const auto& e : std::filesystem::directory_iterator(dir)) names.push_back(e.path().filename().string());
   std::sort(names.begin(), names.end());
   return names;
 }
@@ -38,9 +37,7 @@ std::string g_renamed_from;
 
 ssize_t write_nothing(int, const void*, size_t) { return 0; }
 
-ssize_t write_3_bytes(int fd, const void* buf, size_t n) {
-  return ::write(fd, buf, std::min<size_t>(n, 3));
-}
+ssize_t write_3_bytes(int fd, const void* buf, size_t n) { return ::write(fd, buf, std::min<size_t>(n, 3)); }
 
 // Every other call is interrupted; the rest write a few bytes.
 ssize_t write_interrupted(int fd, const void* buf, size_t n) {
@@ -278,23 +275,21 @@ TEST_CASE("read_file") {
     CHECK(read_file(path, &out, big.size(), &err) == 0);
     CHECK(out == big);
   }
-  SECTION("err may be null") {
-    CHECK(read_file(dir.file("nope"), &out, 10, nullptr) == -ENOENT);
-  }
+  SECTION("err may be null") { CHECK(read_file(dir.file("nope"), &out, 10, nullptr) == -ENOENT); }
 }
 
 TEST_CASE("remove_stale_temps removes what interrupted writes left, and nothing else") {
   TempDir dir("atomicfile");
   std::string path = dir.file("tunnels.env");
   std::string own = path + ".tmp." + std::to_string(getpid()) + ".3";
-  for (const std::string& f : {path, path + ".tmp.37.10", path + ".tmp.1.0", own, path + ".tmp.x.1",
-                               path + ".tmp.12", path + ".tmp.12.3.old", dir.file("other.env.tmp.37.1")})
+  for (const std::string& f : {path, path + ".tmp.37.10", path + ".tmp.1.0", own, path + ".tmp.x.1", path + ".tmp.12",
+                               path + ".tmp.12.3.old", dir.file("other.env.tmp.37.1")})
     make_file(f, "A=1\n", 0600);
   std::vector<std::string> removed = remove_stale_temps(path);
   std::sort(removed.begin(), removed.end());
   CHECK(removed == std::vector<std::string>{path + ".tmp.1.0", path + ".tmp.37.10"});
-  for (const std::string& f : {path, own, path + ".tmp.x.1", path + ".tmp.12", path + ".tmp.12.3.old",
-                               dir.file("other.env.tmp.37.1")})
+  for (const std::string& f :
+       {path, own, path + ".tmp.x.1", path + ".tmp.12", path + ".tmp.12.3.old", dir.file("other.env.tmp.37.1")})
     CHECK(access(f.c_str(), F_OK) == 0);
   CHECK(remove_stale_temps(dir.file("missing/x.env")).empty());
 }

@@ -1,7 +1,7 @@
-#include <catch2/catch.hpp>
 #include <signal.h>
 #include <uv.h>
 
+#include <catch2/catch.hpp>
 #include <fstream>
 #include <memory>
 #include <string>
@@ -36,8 +36,8 @@ struct Loop {
 int spawn_stubborn(Child& c, bool* exited) {
   std::string err;
   std::vector<std::string> argv = {"/bin/sh", "-c", "trap '' TERM; echo up; exec sleep 60"};
-  int rc = c.spawn(argv, {"PATH=/usr/bin:/bin"}, [](std::string_view) {},
-                   [exited](int64_t, int) { *exited = true; }, &err);
+  int rc = c.spawn(
+      argv, {"PATH=/usr/bin:/bin"}, [](std::string_view) {}, [exited](int64_t, int) { *exited = true; }, &err);
   INFO(err);
   REQUIRE(rc == 0);
   return c.pid();

@@ -1,6 +1,6 @@
-#include <catch2/catch.hpp>
 #include <unistd.h>
 
+#include <catch2/catch.hpp>
 #include <cstdlib>
 #include <fstream>
 #include <string>
@@ -94,8 +94,7 @@ TEST_CASE("the [network] section: every key, and its errors with file:line") {
                "t.ini:3: [network] offline_action: 'kill' is not one of: pause, stop, none");
   expect_error("[network]\nreconnect_grace_s = -1\n",
                "t.ini:2: [network] reconnect_grace_s: -1 is out of range (expected 0-3600 s)");
-  expect_error("[network]\nspin_after_s = 0\n",
-               "t.ini:2: [network] spin_after_s: 0 is out of range (expected 1-60 s)");
+  expect_error("[network]\nspin_after_s = 0\n", "t.ini:2: [network] spin_after_s: 0 is out of range (expected 1-60 s)");
   expect_error("[network]\nquic_retry_s = soon\n",
                "t.ini:2: [network] quic_retry_s: 'soon' is not a number (expected 60-86400 s)");
   expect_error("[network]\nwatch = yes\n",
@@ -213,18 +212,19 @@ TEST_CASE("missing required key") {
                "t.ini:2: [tunnel web]: missing required key 'port' (type = quick exposes a local port)");
   auto errs = errors_of("[telegram]\nbot_token_env = BOT\n");
   REQUIRE(errs.size() == 2);
-  REQUIRE(errs[0] == "t.ini:1: [telegram]: missing required key 'allowed_chat_ids' (a bot that anyone can "
-                     "command is refused)");
-  REQUIRE(errs[1] == "t.ini:1: [telegram]: missing required key 'allowed_user_ids' (a bot that anyone can "
-                     "command is refused)");
+  REQUIRE(errs[0] ==
+          "t.ini:1: [telegram]: missing required key 'allowed_chat_ids' (a bot that anyone can "
+          "command is refused)");
+  REQUIRE(errs[1] ==
+          "t.ini:1: [telegram]: missing required key 'allowed_user_ids' (a bot that anyone can "
+          "command is refused)");
 }
 
 TEST_CASE("syntax errors and overlong lines") {
   expect_error("[agent]\nthis is not a pair\n",
                "t.ini:2: expected 'key = value' or '[section]', got 'this is not a pair'");
   expect_error("[agent\n", "t.ini:1: section header without ']'");
-  expect_error("[agent]\nsocket = /" + std::string(300, 'x') + "\n",
-               "t.ini:2: line is longer than 198 characters");
+  expect_error("[agent]\nsocket = /" + std::string(300, 'x') + "\n", "t.ini:2: line is longer than 198 characters");
   expect_error("log_level = info\n",
                "t.ini:1: 'log_level' is outside any section (put it under [agent], [cloudflared], ...)");
 }
@@ -257,9 +257,9 @@ TEST_CASE("keys that do not fit the tunnel type") {
 }
 
 TEST_CASE("services cloudflared can route to, host names inside the zone") {
-  for (const char* ok : {"http://localhost:8080", "https://10.0.0.2", "tcp://localhost:22", "ssh://localhost:22",
-                         "unix:///run/app.sock", "unix:/run/app.sock", "unix+tls:/run/ui.sock", "http_status:404",
-                         "http://localhost:80/"})
+  for (const char* ok :
+       {"http://localhost:8080", "https://10.0.0.2", "tcp://localhost:22", "ssh://localhost:22", "unix:///run/app.sock",
+        "unix:/run/app.sock", "unix+tls:/run/ui.sock", "http_status:404", "http://localhost:80/"})
     REQUIRE(service_problem(ok).empty());
   REQUIRE(service_problem("unix:run/app.sock") == "'unix:run/app.sock' names no socket path (e.g. unix:/run/app.sock)");
   REQUIRE(service_problem("ftp://x") ==
@@ -268,16 +268,19 @@ TEST_CASE("services cloudflared can route to, host names inside the zone") {
   REQUIRE(service_problem("http://localhost/app") ==
           "'http://localhost/app' has a path; cloudflared routes to a host and port only (drop '/app')");
   REQUIRE(service_problem("http://") == "'http://' names no host (e.g. http://localhost:8080)");
-  REQUIRE(service_problem("http_status:42") == "'http_status:42' is not an HTTP status (http_status:100 to "
-                                               "http_status:599)");
+  REQUIRE(service_problem("http_status:42") ==
+          "'http_status:42' is not an HTTP status (http_status:100 to "
+          "http_status:599)");
   expect_error("[tunnel a]\nservice = localhost:80\n",
                "t.ini:2: [tunnel a] service: 'localhost:80' is not a service URL (e.g. http://localhost:8080, "
                "tcp://localhost:22 or http_status:404)");
   expect_error("[cloudflare]\nzone = example.com\n[tunnel a]\nhostname = a.example.net\n",
                "t.ini:4: [tunnel a]: hostname 'a.example.net' is not inside [cloudflare] zone 'example.com'; use a "
                "name ending in .example.com");
-  REQUIRE(parsed("[cloudflare]\nzone = example.com\n[tunnel a]\nhostname = A.Drones.Example.com\n").tunnels[0].routes[0].hostname ==
-          "A.Drones.Example.com");
+  REQUIRE(parsed("[cloudflare]\nzone = example.com\n[tunnel a]\nhostname = A.Drones.Example.com\n")
+              .tunnels[0]
+              .routes[0]
+              .hostname == "A.Drones.Example.com");
 }
 
 TEST_CASE("a byte order mark is skipped, a NUL byte is an error, uids fit in 32 bits") {
@@ -398,8 +401,9 @@ TEST_CASE("routes: several in order, with originRequest options") {
 }
 
 TEST_CASE("the hostname/service shorthand is one route") {
-  Config c = parsed("[cloudflare]\nzone = example.com\n[tunnel a]\n[tunnel b]\nservice = tcp://localhost:22\n"
-                    "hostname = b.example.com\n");
+  Config c = parsed(
+      "[cloudflare]\nzone = example.com\n[tunnel a]\n[tunnel b]\nservice = tcp://localhost:22\n"
+      "hostname = b.example.com\n");
   REQUIRE(c.tunnels[0].routes == std::vector<Route>{{"a.example.com", "http://localhost:80", {}, 3}});
   REQUIRE(c.tunnels[0].routes[0].line == 3);
   REQUIRE(c.tunnels[1].routes == std::vector<Route>{{"b.example.com", "tcp://localhost:22", {}, 6}});
@@ -451,23 +455,27 @@ TEST_CASE("routes and the shorthand do not mix; the error is at the second kind"
   expect_error("[tunnel a]\nroute = a.example.com -> http://localhost:80\nservice = http://localhost:81\n",
                "t.ini:3: [tunnel a]: 'service' cannot be mixed with 'route' (line 2); write every route as "
                "'route = HOST -> SERVICE'");
-  expect_error("[tunnel a]\nhostname = a.example.com\nroute = b.example.com -> http://localhost:80\n"
-               "route = c.example.com -> http://localhost:81\n",
-               "t.ini:3: [tunnel a]: 'route' cannot be mixed with 'hostname'/'service' (line 2); write every route "
-               "as 'route = HOST -> SERVICE'");
+  expect_error(
+      "[tunnel a]\nhostname = a.example.com\nroute = b.example.com -> http://localhost:80\n"
+      "route = c.example.com -> http://localhost:81\n",
+      "t.ini:3: [tunnel a]: 'route' cannot be mixed with 'hostname'/'service' (line 2); write every route "
+      "as 'route = HOST -> SERVICE'");
 }
 
 TEST_CASE("a hostname is routed once: in its tunnel, across tunnels, inside the zone") {
-  expect_error("[tunnel a]\nroute = x.example.com -> http://localhost:80\nroute = X.example.com -> http://localhost:81\n",
-               "t.ini:3: [tunnel a]: hostname 'X.example.com' is already routed by [tunnel a] (line 2); a hostname "
-               "can have only one route");
-  expect_error("[cloudflare]\nzone = example.com\n[tunnel a]\n[tunnel b]\nroute = a.example.com -> http://localhost:80\n",
-               "t.ini:5: [tunnel b]: hostname 'a.example.com' is already routed by [tunnel a] (line 3); a hostname "
-               "can have only one route");
-  expect_error("[cloudflare]\nzone = example.com\n[tunnel a]\nroute = a.example.com -> http://localhost:80\n"
-               "route = b.example.org -> http://localhost:81\n",
-               "t.ini:5: [tunnel a]: hostname 'b.example.org' is not inside [cloudflare] zone 'example.com'; use a "
-               "name ending in .example.com");
+  expect_error(
+      "[tunnel a]\nroute = x.example.com -> http://localhost:80\nroute = X.example.com -> http://localhost:81\n",
+      "t.ini:3: [tunnel a]: hostname 'X.example.com' is already routed by [tunnel a] (line 2); a hostname "
+      "can have only one route");
+  expect_error(
+      "[cloudflare]\nzone = example.com\n[tunnel a]\n[tunnel b]\nroute = a.example.com -> http://localhost:80\n",
+      "t.ini:5: [tunnel b]: hostname 'a.example.com' is already routed by [tunnel a] (line 3); a hostname "
+      "can have only one route");
+  expect_error(
+      "[cloudflare]\nzone = example.com\n[tunnel a]\nroute = a.example.com -> http://localhost:80\n"
+      "route = b.example.org -> http://localhost:81\n",
+      "t.ini:5: [tunnel a]: hostname 'b.example.org' is not inside [cloudflare] zone 'example.com'; use a "
+      "name ending in .example.com");
 }
 
 TEST_CASE("route is for named tunnels") {
@@ -478,9 +486,10 @@ TEST_CASE("route is for named tunnels") {
 }
 
 TEST_CASE("Go runtime knobs: [cloudflared] for all, a tunnel's own win") {
-  Config c = parsed("[cloudflared]\nmemory_limit = 64MiB\nmax_procs = 2\ngc_percent = 50\n"
-                    "[tunnel a]\n[tunnel b]\nmemory_limit = 20MiB\ngc_percent = off\n[tunnel c]\ntype = quick\n"
-                    "port = 80\nmax_procs = 1\n");
+  Config c = parsed(
+      "[cloudflared]\nmemory_limit = 64MiB\nmax_procs = 2\ngc_percent = 50\n"
+      "[tunnel a]\n[tunnel b]\nmemory_limit = 20MiB\ngc_percent = off\n[tunnel c]\ntype = quick\n"
+      "port = 80\nmax_procs = 1\n");
   REQUIRE(c.cloudflared.go == GoKnobs{"64MiB", 2, "50"});
   REQUIRE(c.tunnels[0].go == GoKnobs{"64MiB", 2, "50"});
   REQUIRE(c.tunnels[1].go == GoKnobs{"20MiB", 2, "off"});
@@ -496,7 +505,8 @@ TEST_CASE("Go runtime knobs: [cloudflared] for all, a tunnel's own win") {
   expect_error("[tunnel a]\nmemory_limit = 512KiB\n",
                "t.ini:2: [tunnel a] memory_limit: '512KiB' is below 1MiB; the Go collector would never stop (e.g. "
                "64MiB)");
-  expect_error("[cloudflared]\nmax_procs = 0\n", "t.ini:2: [cloudflared] max_procs: 0 is out of range (expected 1-1024)");
+  expect_error("[cloudflared]\nmax_procs = 0\n",
+               "t.ini:2: [cloudflared] max_procs: 0 is out of range (expected 1-1024)");
   expect_error("[cloudflared]\ngc_percent = -1\n",
                "t.ini:2: [cloudflared] gc_percent: -1 is out of range (expected 1-100000 percent, or off)");
   expect_error("[cloudflared]\ngc_percent = lots\n",
@@ -555,8 +565,9 @@ TEST_CASE("type = local: its config.yml gives the tunnel and hostnames") {
                "config; remove it from extra_args");
   std::string bad = temp_yml("tunnel: x\ningress:\n  - hostname: a.example.com\n    service: http://x:1\n");
   expect_error("[tunnel home]\ntype = local\nconfig = " + bad + "\n",
-               "t.ini:3: [tunnel home] config: " + bad + ":3: the last ingress rule must match everything (no "
-               "hostname, no path), e.g. '- service: http_status:404'; cloudflared refuses the file otherwise");
+               "t.ini:3: [tunnel home] config: " + bad +
+                   ":3: the last ingress rule must match everything (no "
+                   "hostname, no path), e.g. '- service: http_status:404'; cloudflared refuses the file otherwise");
   unlink(yml.c_str());
   unlink(bad.c_str());
 }

@@ -1,7 +1,6 @@
 // The dispatcher with fake targets: usage errors, which target each verb
 // reaches with which arguments, and the replies it builds from their answers.
 #include <catch2/catch.hpp>
-
 #include <map>
 
 #include "dispatcher.hpp"
@@ -134,8 +133,9 @@ TEST_CASE("dispatcher: bad tunnel ids name what is wrong and reach nothing") {
   REQUIRE(r.code == "usage");
   REQUIRE(r.message == "stop <id>: port must be a number from 1 to 65535, got '70000'");
   r = a.run(d, "restart", {"Bad_Name"});
-  REQUIRE(r.message ==
-          "restart <id>: 'Bad_Name' is neither a port (1-65535) nor a tunnel name (a-z, 0-9, '-', starting with a letter)");
+  REQUIRE(
+      r.message ==
+      "restart <id>: 'Bad_Name' is neither a port (1-65535) nor a tunnel name (a-z, 0-9, '-', starting with a letter)");
   r = a.run(d, "logs", {"8080", "0"});
   REQUIRE(r.message == "logs <id> [n]: n must be a number from 1 to 9999");
   r = a.run(d, "start", {"8080", "later"});
@@ -152,7 +152,8 @@ TEST_CASE("dispatcher: verbs reach their target with the normalised id") {
   REQUIRE(a.run(d, "start", {"web", "nowait"}).ok);
   REQUIRE(a.run(d, "killall").ok);
   REQUIRE(a.run(d, "logs", {"8080", "5"}).message == "2 lines");
-  REQUIRE(a.calls == std::vector<std::string>{"stop 8080", "restart 8080", "start 8080 nowait", "killall", "logs 8080 5"});
+  REQUIRE(a.calls ==
+          std::vector<std::string>{"stop 8080", "restart 8080", "start 8080 nowait", "killall", "logs 8080 5"});
 }
 
 TEST_CASE("dispatcher: start refuses a missing cloudflared and an unknown name") {
@@ -204,9 +205,9 @@ TEST_CASE("dispatcher: provision and deprovision arguments") {
   REQUIRE(a.run(d, "provision", {"drone-7"}).ok);
   REQUIRE(a.run(d, "provision", {"drone-7", "service=http://localhost:8080", "start"}).ok);
   REQUIRE(a.run(d, "deprovision", {"drone-7"}).ok);
-  REQUIRE(a.calls == std::vector<std::string>{"provision drone-7 service=",
-                                              "provision drone-7 service=http://localhost:8080 start",
-                                              "deprovision drone-7"});
+  REQUIRE(a.calls == std::vector<std::string>{
+                         "provision drone-7 service=", "provision drone-7 service=http://localhost:8080 start",
+                         "deprovision drone-7"});
   a.calls.clear();
   Reply r = a.run(d, "provision", {"web"});
   REQUIRE(r.message == "provision <name> [service=<url>] [start]: [tunnel web] is a quick tunnel");
@@ -216,8 +217,9 @@ TEST_CASE("dispatcher: provision and deprovision arguments") {
   REQUIRE(r.code == "usage");
   // One service for several routes would be ambiguous.
   r = a.run(d, "provision", {"cam", "service=http://localhost:8080"});
-  REQUIRE(r.message == "provision <name> [service=<url>] [start]: service= applies only to a one-route tunnel; "
-                       "[tunnel cam] has 2 routes: change their services in /etc/tether/tether.ini");
+  REQUIRE(r.message ==
+          "provision <name> [service=<url>] [start]: service= applies only to a one-route tunnel; "
+          "[tunnel cam] has 2 routes: change their services in /etc/tether/tether.ini");
   REQUIRE(a.run(d, "provision", {"cam", "start"}).ok);
   REQUIRE(a.calls == std::vector<std::string>{"provision cam service= start"});
   a.calls.clear();

@@ -142,8 +142,8 @@ TEST_CASE("quoted values") {
 }
 
 TEST_CASE("set quotes values only when needed, and they read back") {
-  for (std::string value : {"eyJhIjoi+/=_.:@-Z09", "two words", "say \"hi\"", "back\\slash",
-                            "it's", "$HOME", "#x", "tab\there", ""}) {
+  for (std::string value :
+       {"eyJhIjoi+/=_.:@-Z09", "two words", "say \"hi\"", "back\\slash", "it's", "$HOME", "#x", "tab\there", ""}) {
     EnvFile env = EnvFile::parse("# x\n");
     REQUIRE(env.set("K", value));
     CHECK(EnvFile::parse(env.render()).get("K") == value);
@@ -207,9 +207,7 @@ TEST_CASE("missing trailing newline") {
     CHECK(crlf.set("B", "2"));
     CHECK(crlf.render() == "A=1\r\n# end\r\nB=2\r\n");
   }
-  SECTION("a stray CR at the very end is not part of the value") {
-    CHECK(EnvFile::parse("A=1\r").get("A") == "1");
-  }
+  SECTION("a stray CR at the very end is not part of the value") { CHECK(EnvFile::parse("A=1\r").get("A") == "1"); }
 }
 
 TEST_CASE("duplicate keys: the last wins, a write cleans them up") {
@@ -272,17 +270,23 @@ TEST_CASE("env_file_update leaves the file untouched when nothing changes") {
   struct stat before = stat_of(path);
   std::string err;
 
-  SECTION("set to the same value") {
-    CHECK(env_file_update(path, setter("CF_TUNNEL_TOKEN_WEB", "tok"), &err) == 0);
-  }
+  SECTION("set to the same value") { CHECK(env_file_update(path, setter("CF_TUNNEL_TOKEN_WEB", "tok"), &err) == 0); }
   SECTION("remove of a missing key") {
-    CHECK(env_file_update(path, [](EnvFile& env) { return env.remove("NOPE"); }, &err) == 0);
+    CHECK(env_file_update(
+              path, [](EnvFile& env) { return env.remove("NOPE"); }, &err) == 0);
   }
   SECTION("an edit that claims a change it did not make") {
-    CHECK(env_file_update(path, [](EnvFile&) { return true; }, &err) == 0);
+    CHECK(env_file_update(
+              path, [](EnvFile&) { return true; }, &err) == 0);
   }
   SECTION("an edit that reports no change") {
-    CHECK(env_file_update(path, [](EnvFile& env) { env.set("X", "1"); return false; }, &err) == 0);
+    CHECK(env_file_update(
+              path,
+              [](EnvFile& env) {
+                env.set("X", "1");
+                return false;
+              },
+              &err) == 0);
   }
   struct stat after = stat_of(path);
   CHECK(after.st_ino == before.st_ino);
@@ -296,7 +300,8 @@ TEST_CASE("env_file_update does not create a file for nothing") {
   TempDir dir("envfile");
   std::string path = dir.file("tunnels.env");
   std::string err;
-  CHECK(env_file_update(path, [](EnvFile& env) { return env.remove("A"); }, &err) == 0);
+  CHECK(env_file_update(
+            path, [](EnvFile& env) { return env.remove("A"); }, &err) == 0);
   CHECK(access(path.c_str(), F_OK) != 0);
 }
 
@@ -331,8 +336,9 @@ TEST_CASE("env_file_update refuses a file owned by another uid") {
   REQUIRE(chown(path.c_str(), 12345, static_cast<gid_t>(-1)) == 0);
   std::string err;
   CHECK(env_file_update(path, setter("A", "2"), &err) == -EPERM);
-  CHECK(err == path + " is owned by uid 12345 but tether runs as uid 0; refusing to replace it "
-                      "(chown the file)");
+  CHECK(err == path +
+                   " is owned by uid 12345 but tether runs as uid 0; refusing to replace it "
+                   "(chown the file)");
   CHECK(slurp(path) == "A=1\n");
   CHECK(stat_of(path).st_uid == 12345);
 }
@@ -350,8 +356,7 @@ TEST_CASE("env_file_update keeps the old file when the write fails") {
   CHECK(err.find("No space left on device") != std::string::npos);
   CHECK(err.find("s3cr3t") == std::string::npos);
   CHECK(slurp(path) == text);
-  CHECK(std::distance(std::filesystem::directory_iterator(dir.path),
-                      std::filesystem::directory_iterator()) == 1);
+  CHECK(std::distance(std::filesystem::directory_iterator(dir.path), std::filesystem::directory_iterator()) == 1);
 }
 
 TEST_CASE("env_file_update reports an unreadable file") {

@@ -31,7 +31,9 @@ using S = State;
 using E = Event;
 
 // Rows shared by several states, written out per state below.
-std::vector<Row> stop_rows(S s) { return {{s, E::stop, "alive", S::stopping, kTerminate}, {s, E::stop, "", s, kRemove}}; }
+std::vector<Row> stop_rows(S s) {
+  return {{s, E::stop, "alive", S::stopping, kTerminate}, {s, E::stop, "", s, kRemove}};
+}
 
 std::vector<Row> restart_rows(S s) {
   return {{s, E::restart, "shutdown", s, kReplyBusy},
@@ -139,7 +141,8 @@ std::vector<Row> expected_table() {
 bool holds(const std::string& when, const Facts& f) {
   std::istringstream words(when);
   std::string w;
-  static const std::string known = " online down shutdown alive dead connected up named creds token usedup pause stop leave ";
+  static const std::string known =
+      " online down shutdown alive dead connected up named creds token usedup pause stop leave ";
   while (words >> w) {
     REQUIRE(known.find(" " + w + " ") != std::string::npos);
     bool ok = w == "online"      ? f.online
@@ -218,9 +221,9 @@ TEST_CASE("every cell of the lifecycle table is as written here, the cells that 
           }
           Step got = next(s, e, f);
           INFO("online=" << f.online << " shutting_down=" << f.shutting_down << " alive=" << f.child_alive
-                         << " connected=" << f.connected << " up=" << f.up << " named=" << f.named
-                         << " creds=" << f.credentials_error << " token=" << f.token_rejected
-                         << " usedup=" << f.restarts_used_up << " offline_action=" << static_cast<int>(f.offline_action));
+                         << " connected=" << f.connected << " up=" << f.up << " named=" << f.named << " creds="
+                         << f.credentials_error << " token=" << f.token_rejected << " usedup=" << f.restarts_used_up
+                         << " offline_action=" << static_cast<int>(f.offline_action));
           CHECK(std::string(name(got.state)) == name(want.state));
           CHECK(actions_text(got.actions) == actions_text(want.actions));
           if (!(got == want)) return;  // one combination is enough to show a wrong cell

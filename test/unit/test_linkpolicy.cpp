@@ -1,5 +1,6 @@
-#include <catch2/catch.hpp>
 #include <sys/timex.h>
+
+#include <catch2/catch.hpp>
 
 #include "linkpolicy.hpp"
 
@@ -106,7 +107,8 @@ TEST_CASE("clock policy: an unsynchronised clock and a certificate-validity erro
       "2026-12-04T13:24:23Z ERR Failed to create new quic connection error=\"failed to dial to edge with quic: "
       "tls: failed to verify certificate: x509: certificate has expired or is not yet valid: current time "
       "1970-01-01T00:00:42Z is before 2026-01-01T00:00:00Z\" connIndex=0 event=0 ip=198.41.200.13"));
-  REQUIRE_FALSE(is_clock_error("ERR Failed to create new quic connection error=\"timeout: no recent network activity\""));
+  REQUIRE_FALSE(
+      is_clock_error("ERR Failed to create new quic connection error=\"timeout: no recent network activity\""));
   REQUIRE(suspect(true, true));
   REQUIRE_FALSE(suspect(false, true));  // a synchronised clock: the certificate really is bad
   REQUIRE_FALSE(suspect(true, false));

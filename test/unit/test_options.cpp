@@ -13,8 +13,8 @@ TEST_CASE("defaults") {
 
 TEST_CASE("every flag, in both spellings") {
   Options o;
-  REQUIRE(parse_options({"-c", "a.ini", "--socket", "/tmp/s", "--state-dir=/tmp/st", "--cloudflared",
-                         "/opt/cf", "--log-level=debug", "--pidfile", "/tmp/p", "--log-file", "/tmp/l", "--check-config"},
+  REQUIRE(parse_options({"-c", "a.ini", "--socket", "/tmp/s", "--state-dir=/tmp/st", "--cloudflared", "/opt/cf",
+                         "--log-level=debug", "--pidfile", "/tmp/p", "--log-file", "/tmp/l", "--check-config"},
                         &o)
               .empty());
   REQUIRE(o.config == "a.ini");

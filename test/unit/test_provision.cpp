@@ -30,8 +30,8 @@ CfReply err(int http, int code, const std::string& step = "step") {
 
 json cname(const std::string& id, const std::string& host, const std::string& content, bool proxied,
            const std::string& comment = "") {
-  return {{"id", id}, {"type", "CNAME"}, {"name", host}, {"content", content}, {"proxied", proxied},
-          {"comment", comment}};
+  return {{"id", id},           {"type", "CNAME"},    {"name", host},
+          {"content", content}, {"proxied", proxied}, {"comment", comment}};
 }
 
 }  // namespace
@@ -43,7 +43,8 @@ TEST_CASE("provision steps: zone lookup walks up to the parents") {
   REQUIRE(req.path == "/zones?name=example.com&per_page=50");
   REQUIRE(req.expect == CfShape::array);
   ZoneFound z;
-  json zones = {{{"id", "z1"}, {"name", "other.com"}}, {{"id", "z2"}, {"name", "Example.COM"}, {"account", {{"id", "acc"}}}}};
+  json zones = {{{"id", "z1"}, {"name", "other.com"}},
+                {{"id", "z2"}, {"name", "Example.COM"}, {"account", {{"id", "acc"}}}}};
   REQUIRE(zone_in_reply(zones, "example.com", &z));
   REQUIRE(z.id == "z2");
   REQUIRE(z.account == "acc");
@@ -65,7 +66,10 @@ TEST_CASE("provision steps: verify token on either endpoint") {
 TEST_CASE("provision steps: find tunnel tells ours, foreign and locally managed apart") {
   REQUIRE(find_tunnel_request("acc", "drone-7").path == "/accounts/acc/cfd_tunnel?name=drone-7&is_deleted=false");
   json tunnels = {{{"id", "old"}, {"name", "drone-7"}, {"deleted_at", "2025-01-01T00:00:00Z"}},
-                  {{"id", kTunnel}, {"name", "drone-7"}, {"deleted_at", nullptr}, {"status", "healthy"},
+                  {{"id", kTunnel},
+                   {"name", "drone-7"},
+                   {"deleted_at", nullptr},
+                   {"status", "healthy"},
                    {"config_src", "cloudflare"}}};
   TunnelFound t = tunnel_in_reply(tunnels, "drone-7", "");
   REQUIRE(t.found);
@@ -160,11 +164,16 @@ TEST_CASE("provision steps: a CNAME is kept, repaired, created or refused") {
   REQUIRE(a.kind == DnsAction::update);
   a = dns_action(json::array({cname("r3", host, "elsewhere.example.net", true)}), host, kTunnel);
   REQUIRE(a.kind == DnsAction::refuse);
-  REQUIRE(a.error.message == "find dns record: drone-7.example.com already has a CNAME record (elsewhere.example.net) "
-                             "that tether did not create; remove it or provision another name");
+  REQUIRE(a.error.message ==
+          "find dns record: drone-7.example.com already has a CNAME record (elsewhere.example.net) "
+          "that tether did not create; remove it or provision another name");
   CfRequest c = create_dns_request("zid", host, kTunnel);
   REQUIRE(c.method == "POST");
-  REQUIRE(c.body == json{{"type", "CNAME"}, {"name", host}, {"content", target}, {"proxied", true}, {"ttl", 1},
+  REQUIRE(c.body == json{{"type", "CNAME"},
+                         {"name", host},
+                         {"content", target},
+                         {"proxied", true},
+                         {"ttl", 1},
                          {"comment", "managed by tether tunnel " + kTunnel}});
   REQUIRE(update_dns_request("zid", "r1", host, kTunnel).path == "/zones/zid/dns_records/r1");
   REQUIRE(create_dns_conflict(err(400, 81053)));
@@ -201,8 +210,8 @@ TEST_CASE("provision steps: a host two levels below the zone is warned about") {
 
 TEST_CASE("provision steps: deprovision deletes only tether's records") {
   const std::string host = "drone-7.example.com", target = kTunnel + ".cfargotunnel.com";
-  json records = json::array({cname("r1", host, target, true), cname("r2", host, "x.cfargotunnel.com", true,
-                                                                      "managed by tether tunnel x"),
+  json records = json::array({cname("r1", host, target, true),
+                              cname("r2", host, "x.cfargotunnel.com", true, "managed by tether tunnel x"),
                               cname("r3", host, "elsewhere.net", true)});
   REQUIRE(records_to_delete(records, host, kTunnel, true) == std::vector<RecordRef>{{"r1", host}});
   // No tunnel of ours: only records with our marker.

@@ -1,9 +1,9 @@
-#include <catch2/catch.hpp>
 #include <linux/netlink.h>
 #include <linux/rtnetlink.h>
 #include <net/if.h>
 #include <sys/socket.h>
 
+#include <catch2/catch.hpp>
 #include <cstring>
 #include <string>
 #include <vector>
@@ -130,8 +130,8 @@ TEST_CASE("a route whose link lost its carrier does not count, and the table mus
 TEST_CASE("unreachable, local-table and loopback routes never make the board online") {
   RouteState s;
   feed(s, {link_msg(true, 1, kUp | IFF_LOOPBACK, "lo"), link_msg(true, 2, kUp, "eth0"),
-           route_msg(true, AF_INET6, 0, 2, RTN_UNREACHABLE), route_msg(true, AF_INET, 0, 2, RTN_UNICAST, RT_TABLE_LOCAL),
-           route_msg(true, AF_INET, 8, 1)});
+           route_msg(true, AF_INET6, 0, 2, RTN_UNREACHABLE),
+           route_msg(true, AF_INET, 0, 2, RTN_UNICAST, RT_TABLE_LOCAL), route_msg(true, AF_INET, 8, 1)});
   REQUIRE_FALSE(s.online(OnlineRule::default_route));
   REQUIRE_FALSE(s.online(OnlineRule::any_route));
   REQUIRE(s.online(OnlineRule::none));

@@ -58,16 +58,14 @@ std::map<std::string, Found> scan_capture(const std::string& name) {
 TEST_CASE("quick captures: exactly the URLs they contain, never api.trycloudflare.com") {
   auto found = scan_capture("cloudflared-quick.log");
   REQUIRE(found.size() == 13);
-  const std::vector<std::string> with_url = {
-      "quick-url-box-edge-unreachable-sigterm", "quick-registered-sigterm", "quick-edge-unreachable-75s",
-      "quick-metrics-port-in-use", "quick-no-edge-dns-failure"};
+  const std::vector<std::string> with_url = {"quick-url-box-edge-unreachable-sigterm", "quick-registered-sigterm",
+                                             "quick-edge-unreachable-75s", "quick-metrics-port-in-use",
+                                             "quick-no-edge-dns-failure"};
   for (auto& [scenario, f] : found) {
     INFO(scenario);
     bool expect = std::find(with_url.begin(), with_url.end(), scenario) != with_url.end();
-    if (expect)
-      REQUIRE(f.urls == std::vector<std::string>{"https://abc-def.trycloudflare.com"});
-    else
-      REQUIRE(f.urls.empty());
+    if (expect) REQUIRE(f.urls == std::vector<std::string>{"https://abc-def.trycloudflare.com"});
+    else REQUIRE(f.urls.empty());
   }
   // The DNS failure names api.trycloudflare.com in a plain line: not a URL.
   REQUIRE(found["quick-service-default-dns-failure"].urls.empty());
@@ -109,8 +107,9 @@ TEST_CASE("records and plain lines") {
   REQUIRE(info.message == "no more connections active and exiting");
   REQUIRE(info.is_error());
 
-  info = scan_line("failed to request quick Tunnel: Post \"https://api.trycloudflare.com/tunnel\": dial tcp: "
-                   "lookup api.trycloudflare.com on 10.255.255.53:53: connect: network is unreachable");
+  info = scan_line(
+      "failed to request quick Tunnel: Post \"https://api.trycloudflare.com/tunnel\": dial tcp: "
+      "lookup api.trycloudflare.com on 10.255.255.53:53: connect: network is unreachable");
   REQUIRE_FALSE(info.record);
   REQUIRE(info.kind == Kind::none);
   REQUIRE(info.is_error());
@@ -141,8 +140,9 @@ TEST_CASE("the URL only from an INF record, exact host") {
 }
 
 TEST_CASE("connection lines carry their connIndex; HTTP/2 loss counts as down") {
-  auto info = scan_line("2026-11-22T04:55:32Z INF Registered tunnel connection connIndex=3 connection=x event=0 "
-                        "ip=127.0.0.4 location=lax01 protocol=quic");
+  auto info = scan_line(
+      "2026-11-22T04:55:32Z INF Registered tunnel connection connIndex=3 connection=x event=0 "
+      "ip=127.0.0.4 location=lax01 protocol=quic");
   REQUIRE(info.kind == Kind::registered);
   REQUIRE(info.conn_index == 3);
   info = scan_line("2026-11-22T04:55:32Z INF Lost connection with the edge connIndex=2");
@@ -154,8 +154,8 @@ TEST_CASE("Unauthorized at ERR or WRN") {
   REQUIRE(scan_line("2026-11-22T04:55:32Z ERR Register tunnel error from server side error=\"Unauthorized: "
                     "Invalid tunnel secret\" connIndex=0 event=0 ip=127.0.0.1")
               .kind == Kind::unauthorized);
-  REQUIRE(scan_line("2026-11-22T04:55:32Z WRN Serve tunnel error error=\"Unauthorized: Failed to get tunnel\"")
-              .kind == Kind::unauthorized);
+  REQUIRE(scan_line("2026-11-22T04:55:32Z WRN Serve tunnel error error=\"Unauthorized: Failed to get tunnel\"").kind ==
+          Kind::unauthorized);
   REQUIRE(scan_line("2026-11-22T04:55:32Z INF Unauthorized is just a word here").kind == Kind::none);
 }
 
@@ -212,7 +212,8 @@ TEST_CASE("connection failures: QUIC dial timeouts, refused dials, lost connecti
           Kind::conn_failed);
   REQUIRE(scan_line("2026-12-04T13:26:04Z WRN Serve tunnel error error=\"x\" connIndex=1").kind == Kind::conn_failed);
   // Unauthorized wins: the same message prefix carries a credentials error.
-  REQUIRE(scan_line("2026-12-04T13:27:43Z ERR Failed to serve quic connection error=Unauthorized:_x connIndex=0")
-              .kind == Kind::unauthorized);
+  REQUIRE(
+      scan_line("2026-12-04T13:27:43Z ERR Failed to serve quic connection error=Unauthorized:_x connIndex=0").kind ==
+      Kind::unauthorized);
   REQUIRE(scan_line("2026-12-04T13:27:43Z INF Retrying connection in up to 2s connIndex=0").kind == Kind::none);
 }
