@@ -72,7 +72,7 @@ class PidReuse(AgentTest):
         os.waitpid(pid, 0)
         impostor = self.impostor_at(pid)
         b = self.agent(CONFIG, directory=a.dir, marker=a.marker)
-        wait_until(lambda: b.json("status 8080")["tunnel"]["state"] == "running", what="8080 restored")
+        wait_until(lambda: b.json("status 8080").get("tunnel", {}).get("state") == "running", what="8080 restored")
         self.assertNotEqual(b.json("status 8080")["tunnel"]["pid"], pid)
         self.assertTrue(alive(impostor.pid))
         self.assertIsNone(impostor.poll())
