@@ -860,13 +860,16 @@ bool parse_config(std::string_view text, const std::string& file, Config* out, s
   return true;
 }
 
+ConfigError read_failure(const std::string& path, int rc, const std::string& err) {
+  return {path, 0,
+          rc == -EINVAL || rc == -EFBIG ? "cannot read: " + err : std::string("cannot open: ") + std::strerror(-rc)};
+}
+
 bool load_config(const std::string& path, Config* out, std::vector<ConfigError>* errors) {
   std::string text, err;
   int rc = read_file(path, &text, kMaxConfigBytes, &err);
   if (rc < 0) {
-    errors->push_back(
-        {path, 0,
-         rc == -EINVAL || rc == -EFBIG ? "cannot read: " + err : std::string("cannot open: ") + std::strerror(-rc)});
+    errors->push_back(read_failure(path, rc, err));
     return false;
   }
   return parse_config(text, path, out, errors);

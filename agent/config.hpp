@@ -195,5 +195,7 @@ struct ConfigError {
 // are no errors; *out is only complete then.
 bool parse_config(std::string_view text, const std::string& file, Config* out, std::vector<ConfigError>* errors);
 bool load_config(const std::string& path, Config* out, std::vector<ConfigError>* errors);
+// The error for a file read_file() could not read (rc < 0, its *err).
+ConfigError read_failure(const std::string& path, int rc, const std::string& err);
 
 }  // namespace tether

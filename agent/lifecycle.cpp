@@ -266,6 +266,26 @@ Child child_in(State s) {
   }
 }
 
+std::vector<Facts> all_facts() {
+  std::vector<Facts> out;
+  for (unsigned bits = 0; bits < (1u << 9); ++bits)
+    for (auto oa : {OfflineAction::pause, OfflineAction::stop, OfflineAction::leave}) {
+      Facts f;
+      f.online = bits & 1;
+      f.shutting_down = bits & 2;
+      f.child_alive = bits & 4;
+      f.connected = bits & 8;
+      f.up = bits & 16;
+      f.named = bits & 32;
+      f.credentials_error = bits & 64;
+      f.token_rejected = bits & 128;
+      f.restarts_used_up = bits & 256;
+      f.offline_action = oa;
+      out.push_back(f);
+    }
+  return out;
+}
+
 std::string transitions_text() {
   std::string out;
   for (int si = 0; si < kStates; ++si) {
@@ -275,18 +295,7 @@ std::string transitions_text() {
       std::set<int> seen;
       std::vector<State> targets;
       bool removes = false;
-      for (unsigned bits = 0; bits < (1u << 9) * 3; ++bits) {
-        Facts f;
-        f.online = bits & 1;
-        f.shutting_down = bits & 2;
-        f.child_alive = bits & 4;
-        f.connected = bits & 8;
-        f.up = bits & 16;
-        f.named = bits & 32;
-        f.credentials_error = bits & 64;
-        f.token_rejected = bits & 128;
-        f.restarts_used_up = bits & 256;
-        f.offline_action = static_cast<OfflineAction>(bits >> 9);
+      for (const Facts& f : all_facts()) {
         Child c = child_in(s);
         if ((c == Child::none && f.child_alive) || (c == Child::alive && !f.child_alive)) continue;
         Step st = next(s, e, f);

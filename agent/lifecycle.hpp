@@ -64,6 +64,7 @@
 
 #include <cstdint>
 #include <string>
+#include <vector>
 
 #include "tunnel.hpp"
 
@@ -117,6 +118,9 @@ struct Facts {
   bool restarts_used_up = false;   // counting this exit goes over max_restarts
   OfflineAction offline_action = OfflineAction::pause;
 };
+
+// Every combination of the facts, for the table's tests and its text.
+std::vector<Facts> all_facts();
 
 // What the supervisor does, in this order (Supervisor::apply).
 enum Action : uint32_t {

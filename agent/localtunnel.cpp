@@ -1,7 +1,6 @@
 #include "localtunnel.hpp"
 
 #include <cctype>
-#include <cerrno>
 #include <cstring>
 
 #include "atomicfile.hpp"
@@ -276,9 +275,7 @@ bool load_local_tunnel(const std::string& path, LocalTunnel* out, std::vector<Co
   std::string text, err;
   int rc = read_file(path, &text, kMaxBytes, &err);
   if (rc < 0) {
-    errors->push_back(
-        {path, 0,
-         rc == -EINVAL || rc == -EFBIG ? "cannot read: " + err : std::string("cannot open: ") + std::strerror(-rc)});
+    errors->push_back(read_failure(path, rc, err));
     return false;
   }
   return parse_local_tunnel(text, path, out, errors);

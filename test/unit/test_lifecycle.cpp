@@ -165,27 +165,6 @@ bool holds(const std::string& when, const Facts& f) {
   return true;
 }
 
-// Every combination of the facts.
-std::vector<Facts> all_facts() {
-  std::vector<Facts> out;
-  for (unsigned bits = 0; bits < (1u << 9); ++bits)
-    for (auto oa : {OfflineAction::pause, OfflineAction::stop, OfflineAction::leave}) {
-      Facts f;
-      f.online = bits & 1;
-      f.shutting_down = bits & 2;
-      f.child_alive = bits & 4;
-      f.connected = bits & 8;
-      f.up = bits & 16;
-      f.named = bits & 32;
-      f.credentials_error = bits & 64;
-      f.token_rejected = bits & 128;
-      f.restarts_used_up = bits & 256;
-      f.offline_action = oa;
-      out.push_back(f);
-    }
-  return out;
-}
-
 std::string actions_text(uint32_t a) {
   std::string out;
   for (int i = 0; i < kActions; ++i)
