@@ -341,19 +341,24 @@ class Agent(Subject):
         with open(os.path.join(self.knobs_dir, str(port)), "w") as f:
             f.write("".join("%s=%s\n" % kv for kv in values.items()))
 
-    def start_tunnels(self, ports):
-        """Starts quick tunnels and waits until every tunnel of the agent is running."""
+    def start_tunnels(self, ids):
+        """Starts tunnels (ports or names) and waits until every tunnel of the
+        agent is running."""
         c = Client(self.socket, 60)
-        c.send("".join("start %d nowait\n" % p for p in ports))
-        for p in ports:
+        c.send("".join("start %s nowait\n" % i for i in ids))
+        for i in ids:
             _, status = c.read_reply(60)
             if not status.startswith("OK"):
-                raise RuntimeError("start %d: %s" % (p, status))
+                raise RuntimeError("start %s: %s" % (i, status))
         c.close()
-        want = len(self.request("list")[0]) - 1
+
+        def tunnel_lines():
+            # A tunnel's further host names are indented lines under it.
+            return [l for l in self.request("list")[0][1:] if not l.startswith(" ")]
+        want = len(tunnel_lines())
 
         def all_running():
-            lines = self.request("list")[0][1:]
+            lines = tunnel_lines()
             return len(lines) == want and all(l.split()[2] == "running" for l in lines)
         wait_until(all_running, 60, "%d tunnels running" % want)
 
@@ -1079,18 +1084,7 @@ def children_memory(names, routes_of):
     env["FAKE_CF_FOOTPRINT_KB"] = str(CHILD_FOOTPRINT_KB)
     agent = Agent(ARGS_BUILD[0], config, env).start()
     try:
-        c = Client(agent.socket, 60)
-        c.send("".join("start %s nowait\n" % n for n in names))
-        for n in names:
-            _, status = c.read_reply(60)
-            if not status.startswith("OK"):
-                raise RuntimeError("start %s: %s" % (n, status))
-        c.close()
-
-        def all_running():
-            lines = [l for l in agent.request("list")[0][1:] if not l.startswith(" ")]
-            return len(lines) == len(names) and all(l.split()[2] == "running" for l in lines)
-        wait_until(all_running, 60, "%d tunnels running" % len(names))
+        agent.start_tunnels(names)
         settle()
         pids = fake_children(agent.marker)
         return len(pids), sum(smaps(p)["Pss"] for p in pids)
